@@ -1,0 +1,3 @@
+"""bst, the Bybit Strategy Tester."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""JSON <-> domain: the only place that knows Bybit's field names."""

@@ -1,0 +1,86 @@
+"""The v5 endpoint table: paths, parameter limits and rate-limit groups, shared by client and sim."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bst.domain.market import Category, Interval
+
+MAINNET_REST = "https://api.bybit.com"
+TESTNET_REST = "https://api-testnet.bybit.com"
+DEMO_REST = "https://api-demo.bybit.com"
+MAINNET_WS = "wss://stream.bybit.com"
+TESTNET_WS = "wss://stream-testnet.bybit.com"
+DEMO_WS = "wss://stream-demo.bybit.com"
+SIM_DEFAULT_PORT = 8765
+
+KLINE_MAX_LIMIT = 1000
+KLINE_DEFAULT_LIMIT = 200
+INSTRUMENTS_MAX_LIMIT = 1000
+INSTRUMENTS_DEFAULT_LIMIT = 500
+
+IP_LIMIT_REQUESTS = 600
+IP_LIMIT_WINDOW_S = 5.0
+
+
+class RateGroup(StrEnum):
+    """Endpoint groups that share one rate budget."""
+
+    PUBLIC = "public"
+    ORDER_CREATE = "order_create"
+    ORDER_AMEND = "order_amend"
+    ORDER_CANCEL = "order_cancel"
+    ORDER_CANCEL_ALL = "order_cancel_all"
+    ORDER_QUERY = "order_query"
+    POSITION_QUERY = "position_query"
+    ACCOUNT_QUERY = "account_query"
+    POSITION_SET = "position_set"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One REST endpoint."""
+
+    method: str
+    path: str
+    group: RateGroup
+    signed: bool
+
+
+SERVER_TIME = Endpoint("GET", "/v5/market/time", RateGroup.PUBLIC, False)
+KLINE = Endpoint("GET", "/v5/market/kline", RateGroup.PUBLIC, False)
+MARK_PRICE_KLINE = Endpoint("GET", "/v5/market/mark-price-kline", RateGroup.PUBLIC, False)
+INDEX_PRICE_KLINE = Endpoint("GET", "/v5/market/index-price-kline", RateGroup.PUBLIC, False)
+INSTRUMENTS_INFO = Endpoint("GET", "/v5/market/instruments-info", RateGroup.PUBLIC, False)
+TICKERS = Endpoint("GET", "/v5/market/tickers", RateGroup.PUBLIC, False)
+ORDERBOOK = Endpoint("GET", "/v5/market/orderbook", RateGroup.PUBLIC, False)
+RECENT_TRADE = Endpoint("GET", "/v5/market/recent-trade", RateGroup.PUBLIC, False)
+
+ORDER_CREATE = Endpoint("POST", "/v5/order/create", RateGroup.ORDER_CREATE, True)
+ORDER_AMEND = Endpoint("POST", "/v5/order/amend", RateGroup.ORDER_AMEND, True)
+ORDER_CANCEL = Endpoint("POST", "/v5/order/cancel", RateGroup.ORDER_CANCEL, True)
+ORDER_CANCEL_ALL = Endpoint("POST", "/v5/order/cancel-all", RateGroup.ORDER_CANCEL_ALL, True)
+ORDER_REALTIME = Endpoint("GET", "/v5/order/realtime", RateGroup.ORDER_QUERY, True)
+ORDER_HISTORY = Endpoint("GET", "/v5/order/history", RateGroup.ORDER_QUERY, True)
+EXECUTION_LIST = Endpoint("GET", "/v5/execution/list", RateGroup.ORDER_QUERY, True)
+POSITION_LIST = Endpoint("GET", "/v5/position/list", RateGroup.POSITION_QUERY, True)
+SET_LEVERAGE = Endpoint("POST", "/v5/position/set-leverage", RateGroup.POSITION_SET, True)
+WALLET_BALANCE = Endpoint("GET", "/v5/account/wallet-balance", RateGroup.ACCOUNT_QUERY, True)
+FEE_RATE = Endpoint("GET", "/v5/account/fee-rate", RateGroup.ACCOUNT_QUERY, True)
+
+# Per-UID per-second limits of the default tier for linear/inverse (spot where it differs is
+# handled by the caller); public endpoints only have the IP limit.
+UID_LIMITS_PER_S: dict[RateGroup, int] = {
+    RateGroup.ORDER_CREATE: 10,
+    RateGroup.ORDER_AMEND: 10,
+    RateGroup.ORDER_CANCEL: 10,
+    RateGroup.ORDER_CANCEL_ALL: 10,
+    RateGroup.ORDER_QUERY: 50,
+    RateGroup.POSITION_QUERY: 50,
+    RateGroup.ACCOUNT_QUERY: 50,
+    RateGroup.POSITION_SET: 10,
+}
+
+KLINE_CATEGORIES = frozenset({Category.SPOT, Category.LINEAR, Category.INVERSE})
+ALL_INTERVALS = tuple(Interval)

@@ -1,0 +1,91 @@
+"""What every command shares: settings loading, logging setup, and clean error exits."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import click
+import typer
+from rich.console import Console
+
+from bst.domain.errors import (
+    BstError,
+    BybitAPIError,
+    BybitAuthError,
+    BybitConnectionError,
+    BybitInvalidIntervalError,
+    BybitSymbolNotFoundError,
+    BybitTimeoutError,
+    ConfigError,
+)
+from bst.logs import configure_logging
+from bst.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class CliFailure(Exception):
+    """A failure already phrased for the user; printed as one line, exit code `code`."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def settings(**overrides: Any) -> Settings:
+    """Load settings and configure logging from them."""
+    loaded = load_settings(**overrides)
+    log = loaded.logging
+    json_format = loaded.log_json if loaded.log_json is not None else not sys.stderr.isatty()
+    configure_logging(log.level, json_format=json_format, log_dir=log.log_dir)
+    return loaded
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one coroutine as the process's event loop."""
+    return asyncio.run(coro)
+
+
+def describe_error(exc: BaseException) -> str:
+    """Return the one line shown to the user for an expected failure."""
+    if isinstance(exc, BybitSymbolNotFoundError):
+        return f"unknown symbol: {exc} (check the symbol and --category)"
+    if isinstance(exc, BybitInvalidIntervalError):
+        return f"bad interval: {exc} (use 1 3 5 15 30 60 120 240 360 720 D W M)"
+    if isinstance(exc, BybitAuthError):
+        return f"authentication failed: {exc} (check BYBIT_API_KEY / BYBIT_API_SECRET and BYBIT_ENV)"
+    if isinstance(exc, BybitConnectionError | BybitTimeoutError):
+        return f"cannot reach the exchange: {exc} (check BYBIT_ENV / BYBIT_API_BASE_URL and the network)"
+    if isinstance(exc, BybitAPIError | ConfigError | BstError | CliFailure):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_app(app: typer.Typer) -> int:
+    """Run the Typer app; return its exit code, printing expected failures as one line."""
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return int(e.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("error: aborted")
+        return 130
+    except click.ClickException as e:
+        err_console.print(f"error: {e.format_message()}")
+        return e.exit_code
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    except CliFailure as e:
+        err_console.print(f"error: {e}")
+        return e.code
+    except (BstError, OSError) as e:
+        err_console.print(f"error: {describe_error(e)}")
+        return 1
+    return 0
