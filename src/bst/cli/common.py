@@ -30,7 +30,7 @@ console = Console()
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class CliFailure(Exception):
+class CliError(Exception):
     """A failure already phrased for the user; printed as one line, exit code `code`."""
 
     def __init__(self, message: str, code: int = 1) -> None:
@@ -62,7 +62,7 @@ def describe_error(exc: BaseException) -> str:
         return f"authentication failed: {exc} (check BYBIT_API_KEY / BYBIT_API_SECRET and BYBIT_ENV)"
     if isinstance(exc, BybitConnectionError | BybitTimeoutError):
         return f"cannot reach the exchange: {exc} (check BYBIT_ENV / BYBIT_API_BASE_URL and the network)"
-    if isinstance(exc, BybitAPIError | ConfigError | BstError | CliFailure):
+    if isinstance(exc, BybitAPIError | ConfigError | BstError | CliError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
@@ -82,7 +82,7 @@ def run_app(app: typer.Typer) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
-    except CliFailure as e:
+    except CliError as e:
         err_console.print(f"error: {e}")
         return e.code
     except (BstError, OSError) as e:
