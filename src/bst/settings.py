@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     api_timeout: float = Field(10.0, gt=0, le=300, description="HTTP timeout per request, seconds")
     recv_window: int = Field(5000, ge=100, le=60000, description="X-BAPI-RECV-WINDOW, ms")
     rate_limit_delay: float = Field(
-        0.2, ge=0, le=60, description="minimum spacing of bulk requests when no budget is known, s"
+        0.2, ge=0, le=60, description="pause after a rate-limit reply that carries no reset time, s"
     )
     rate_limit_requests: int = Field(
         550, ge=1, le=600, description="client budget of requests per window (Bybit IP limit: 600/5 s)"
@@ -266,9 +266,7 @@ def describe_fields() -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     for name, info in Settings.model_fields.items():
         default = info.default
-        if isinstance(default, SecretStr):
-            default_text = "(set me)" if name == "jwt_secret" else ""
-        elif default is None:
+        if isinstance(default, SecretStr) or default is None:
             default_text = ""
         else:
             default_text = str(default.value if isinstance(default, StrEnum) else default)

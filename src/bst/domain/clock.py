@@ -87,3 +87,7 @@ class ManualClock:
             _, _, future = heapq.heappop(self._sleepers)
             if not future.done():
                 future.set_result(None)
+
+
+SYSTEM_CLOCK = SystemClock()
+"""The process's one real clock; share it so process-wide state (rate budgets) is shared too."""

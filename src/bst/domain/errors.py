@@ -21,6 +21,9 @@ class BybitAPIError(BstError):
     """A Bybit v5 call failed."""
 
     retryable: bool = False
+    # True when the request may have reached the exchange and taken effect although no reply came
+    # (a timeout, a connection dropped after sending): such a call is never repeated blindly.
+    outcome_unknown: bool = False
 
     def __init__(
         self,
@@ -29,6 +32,7 @@ class BybitAPIError(BstError):
         ret_code: int | None = None,
         http_status: int | None = None,
         retryable: bool | None = None,
+        outcome_unknown: bool | None = None,
     ) -> None:
         super().__init__(ret_msg)
         self.ret_code = ret_code
@@ -36,6 +40,8 @@ class BybitAPIError(BstError):
         self.http_status = http_status
         if retryable is not None:
             self.retryable = retryable
+        if outcome_unknown is not None:
+            self.outcome_unknown = outcome_unknown
 
     def __str__(self) -> str:
         code = self.ret_code if self.ret_code is not None else self.http_status
@@ -107,6 +113,7 @@ class BybitTimeoutError(BybitAPIError):
     """No reply arrived in time; the request may or may not have taken effect."""
 
     retryable = True
+    outcome_unknown = True
 
 
 class BybitConnectionError(BybitAPIError):

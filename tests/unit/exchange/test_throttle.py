@@ -1,0 +1,98 @@
+"""The sliding-window budget never exceeds N requests in any window, on a virtual clock."""
+
+import asyncio
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bst.bybit.endpoints import RateGroup
+from bst.domain.clock import ManualClock
+from bst.exchange.throttle import RateLimiter, SlidingWindow
+
+
+async def test_burst_up_to_the_limit_then_wait_for_the_window() -> None:
+    clock = ManualClock(autojump=True)
+    window = SlidingWindow(5, 1.0, clock)
+    starts = []
+    for _ in range(12):
+        await window.acquire()
+        starts.append(clock.monotonic() - 1_700_000_000)
+    assert starts[:5] == [0.0] * 5
+    assert starts[5:10] == [1.0] * 5
+    assert starts[10:] == [2.0] * 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    limit=st.integers(min_value=1, max_value=20),
+    gaps=st.lists(st.floats(min_value=0, max_value=0.7, allow_nan=False), min_size=1, max_size=60),
+)
+def test_no_window_ever_holds_more_than_the_limit(limit: int, gaps: list[float]) -> None:
+    async def scenario() -> list[float]:
+        clock = ManualClock(autojump=True)
+        window = SlidingWindow(limit, 1.0, clock)
+        sent: list[float] = []
+        for gap in gaps:
+            clock.advance(gap)
+            await window.acquire()
+            sent.append(clock.monotonic())
+        return sent
+
+    sent = asyncio.run(scenario())
+    for i, t in enumerate(sent):
+        in_window = [s for s in sent[: i + 1] if s > t - 1.0 + 1e-9]
+        assert len(in_window) <= limit
+
+
+async def test_concurrent_waiters_are_served_in_order() -> None:
+    clock = ManualClock(autojump=True)
+    window = SlidingWindow(2, 1.0, clock)
+    order: list[int] = []
+
+    async def worker(i: int) -> None:
+        await window.acquire()
+        order.append(i)
+
+    await asyncio.gather(*(worker(i) for i in range(6)))
+    assert order == [0, 1, 2, 3, 4, 5]
+    assert clock.monotonic() - 1_700_000_000 == 2.0
+
+
+async def test_server_remaining_count_tightens_the_local_budget() -> None:
+    clock = ManualClock(autojump=True)
+    limiter = RateLimiter(clock, 600, 5.0, {RateGroup.ORDER_CREATE: 10})
+    limiter.observe_headers(RateGroup.ORDER_CREATE, 10, 0)
+    before = clock.monotonic()
+    await limiter.acquire(RateGroup.ORDER_CREATE)
+    assert clock.monotonic() - before == 1.0
+
+
+async def test_back_off_blocks_everything_for_the_ip_limit() -> None:
+    clock = ManualClock(autojump=True)
+    limiter = RateLimiter(clock, 600, 5.0, {RateGroup.ORDER_CREATE: 10})
+    limiter.back_off(RateGroup.PUBLIC, 3.0, ip_wide=True)
+    before = clock.monotonic()
+    await limiter.acquire(RateGroup.ORDER_CREATE)
+    assert clock.monotonic() - before == 3.0
+    assert limiter.waited_s == 3.0
+
+
+async def test_manual_clock_wakes_sleepers_only_when_advanced() -> None:
+    clock = ManualClock()
+    woke: list[str] = []
+
+    async def sleeper(name: str, seconds: float) -> None:
+        await clock.sleep(seconds)
+        woke.append(name)
+
+    tasks = [asyncio.create_task(sleeper("a", 2)), asyncio.create_task(sleeper("b", 1))]
+    await asyncio.sleep(0)
+    clock.advance(0.5)
+    await asyncio.sleep(0)
+    assert woke == []
+    clock.advance(0.5)
+    await asyncio.sleep(0)
+    assert woke == ["b"]
+    clock.advance(1)
+    await asyncio.gather(*tasks)
+    assert woke == ["b", "a"]
