@@ -21,6 +21,8 @@ from bst.domain.errors import (
     BybitTimeoutError,
     ConfigError,
 )
+from bst.exchange.config import ClientConfig, Credentials, RateLimitConfig, RetryConfig
+from bst.exchange.rest import BybitRestClient
 from bst.logs import configure_logging
 from bst.settings import Settings, load_settings
 
@@ -45,6 +47,40 @@ def settings(**overrides: Any) -> Settings:
     json_format = loaded.log_json if loaded.log_json is not None else not sys.stderr.isatty()
     configure_logging(log.level, json_format=json_format, log_dir=log.log_dir)
     return loaded
+
+
+def client_config(loaded: Settings, **overrides: Any) -> ClientConfig:
+    """Return the REST client configuration for `loaded` settings."""
+    api = loaded.api
+    credentials = None
+    if api.api_key is not None and api.api_secret is not None:
+        key, secret = api.api_key.get_secret_value(), api.api_secret.get_secret_value()
+        if key and secret:
+            credentials = Credentials(key, secret)
+    retry = loaded.retry
+    rate = loaded.rate_limit
+    values: dict[str, Any] = {
+        "base_url": api.base_url,
+        "credentials": credentials,
+        "timeout_s": api.timeout_s,
+        "recv_window_ms": api.recv_window_ms,
+        "rate": RateLimitConfig(
+            requests_per_window=rate.requests_per_window, window_s=rate.window_s, penalty_s=rate.delay_s
+        ),
+        "retry": RetryConfig(
+            max_attempts=retry.max_attempts,
+            initial_delay_s=retry.initial_delay_s,
+            backoff_factor=retry.backoff_factor,
+            max_delay_s=retry.max_delay_s,
+        ),
+    }
+    values.update(overrides)
+    return ClientConfig(**values)
+
+
+def make_client(loaded: Settings, **overrides: Any) -> BybitRestClient:
+    """Return a REST client for `loaded` settings (use it as an async context manager)."""
+    return BybitRestClient(client_config(loaded, **overrides))
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
