@@ -121,7 +121,9 @@ class Settings(BaseSettings):
         env_prefix="BYBIT_", env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
     )
 
-    env: Environment = Field(Environment.MAINNET, description="mainnet | testnet | demo | sim")
+    env: Environment = Field(
+        Environment.MAINNET, description="which exchange: mainnet, testnet, demo or sim (local bst sim)"
+    )
     api_base_url: str | None = Field(None, description="REST base URL; overrides the env preset")
     ws_base_url: str | None = Field(None, description="WebSocket base URL; overrides the env preset")
     api_key: SecretStr | None = Field(None, description="API key (private endpoints only)")

@@ -133,8 +133,16 @@ class BybitHttp:
             headers.update(await self._auth_headers(payload))
         url = endpoint.path + (f"?{query}" if query else "")
         self.requests_sent += 1
+        started = self.clock.monotonic()
         try:
             response = await self._client.request(endpoint.method, url, content=body, headers=headers)
+            log.debug(
+                "request.done",
+                path=endpoint.path,
+                status=response.status_code,
+                duration_ms=round((self.clock.monotonic() - started) * 1000, 2),
+                trace_id=response.headers.get("Traceid", ""),
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
             # Nothing was sent: repeating is always safe.
             raise BybitConnectionError(
