@@ -106,3 +106,9 @@ def test_settings_is_frozen() -> None:
     s = Settings()
     with pytest.raises(Exception, match="frozen"):
         s.api_timeout = 3  # type: ignore[misc]
+
+
+def test_readme_documents_every_variable() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for variable, _, _ in describe_fields():
+        assert f"`{variable}`" in readme, variable
