@@ -1,0 +1,198 @@
+"""Positions, wallet balance and fee rates (REST and the private `position`/`wallet` topics)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bst.bybit.codec._fields import boolean, dec, integer, opt_dec, text
+from bst.domain.market import Category
+from bst.domain.portfolio import CoinBalance, FeeRate, Position, PositionSide, PositionStatus, WalletBalance
+
+JSON = dict[str, Any]
+
+
+def parse_position(item: JSON, category: Category | None = None) -> Position:
+    """Return one position; REST names the entry price `avgPrice`, the WS topic `entryPrice`."""
+    cat = Category(item["category"]) if item.get("category") else (category or Category.LINEAR)
+    entry = item.get("avgPrice", item.get("entryPrice"))
+    return Position(
+        category=cat,
+        symbol=str(item["symbol"]),
+        position_idx=integer(item.get("positionIdx")),
+        side=PositionSide(item.get("side") or ""),
+        size=dec(item.get("size")),
+        avg_price=dec(entry),
+        position_value=dec(item.get("positionValue")),
+        leverage=dec(item.get("leverage"), "1"),
+        mark_price=dec(item.get("markPrice")),
+        liq_price=opt_dec(item.get("liqPrice"), zero_is_none=True),
+        bust_price=opt_dec(item.get("bustPrice"), zero_is_none=True),
+        position_im=dec(item.get("positionIM")),
+        position_mm=dec(item.get("positionMM")),
+        unrealised_pnl=dec(item.get("unrealisedPnl")),
+        cur_realised_pnl=dec(item.get("curRealisedPnl")),
+        cum_realised_pnl=dec(item.get("cumRealisedPnl")),
+        position_status=PositionStatus(item.get("positionStatus") or "Normal"),
+        created_time_ms=integer(item.get("createdTime")),
+        updated_time_ms=integer(item.get("updatedTime")),
+        seq=integer(item.get("seq")),
+        take_profit=opt_dec(item.get("takeProfit"), zero_is_none=True),
+        stop_loss=opt_dec(item.get("stopLoss"), zero_is_none=True),
+        auto_add_margin=integer(item.get("autoAddMargin")),
+        is_reduce_only=boolean(item.get("isReduceOnly", False)),
+    )
+
+
+def encode_position(pos: Position, *, ws: bool = False) -> JSON:
+    """Return one position as Bybit prints it (REST list, or with `ws` the `position` topic)."""
+    item: JSON = {
+        "positionIdx": pos.position_idx,
+        "riskId": 1,
+        "riskLimitValue": "2000000",
+        "symbol": pos.symbol,
+        "side": pos.side.value,
+        "size": str(pos.size),
+        "positionValue": str(pos.position_value),
+        "tradeMode": 0,
+        "autoAddMargin": pos.auto_add_margin,
+        "positionStatus": pos.position_status.value,
+        "leverage": str(pos.leverage),
+        "markPrice": str(pos.mark_price),
+        "liqPrice": text(pos.liq_price),
+        "bustPrice": text(pos.bust_price),
+        "positionIM": str(pos.position_im),
+        "positionMM": str(pos.position_mm),
+        "positionBalance": str(pos.position_im),
+        "tpslMode": "Full",
+        "takeProfit": text(pos.take_profit, empty="0"),
+        "stopLoss": text(pos.stop_loss, empty="0"),
+        "trailingStop": "0",
+        "unrealisedPnl": str(pos.unrealised_pnl),
+        "curRealisedPnl": str(pos.cur_realised_pnl),
+        "cumRealisedPnl": str(pos.cum_realised_pnl),
+        "adlRankIndicator": 2 if pos.size else 0,
+        "createdTime": str(pos.created_time_ms),
+        "updatedTime": str(pos.updated_time_ms),
+        "seq": pos.seq,
+        "isReduceOnly": pos.is_reduce_only,
+        "leverageSysUpdatedTime": "",
+        "mmrSysUpdatedTime": "",
+    }
+    if ws:
+        item["entryPrice"] = str(pos.avg_price)
+        item["category"] = pos.category.value
+        item["sessionAvgPrice"] = ""
+    else:
+        item["avgPrice"] = str(pos.avg_price)
+        item["breakEvenPrice"] = str(pos.avg_price)
+        item["openTime"] = pos.created_time_ms if pos.size else 0
+    return item
+
+
+def _coin(item: JSON) -> CoinBalance:
+    return CoinBalance(
+        coin=str(item["coin"]),
+        equity=dec(item.get("equity")),
+        usd_value=dec(item.get("usdValue")),
+        wallet_balance=dec(item.get("walletBalance")),
+        locked=dec(item.get("locked")),
+        total_order_im=dec(item.get("totalOrderIM")),
+        total_position_im=dec(item.get("totalPositionIM")),
+        total_position_mm=dec(item.get("totalPositionMM")),
+        unrealised_pnl=dec(item.get("unrealisedPnl")),
+        cum_realised_pnl=dec(item.get("cumRealisedPnl")),
+        available_to_withdraw=dec(item.get("availableToWithdraw")),
+        borrow_amount=dec(item.get("borrowAmount")),
+        accrued_interest=dec(item.get("accruedInterest")),
+        bonus=dec(item.get("bonus")),
+        margin_collateral=boolean(item.get("marginCollateral", True)),
+        collateral_switch=boolean(item.get("collateralSwitch", True)),
+    )
+
+
+def parse_wallet(item: JSON) -> WalletBalance:
+    """Return one wallet-balance list item (REST) or `wallet` topic item."""
+    return WalletBalance(
+        account_type=str(item.get("accountType", "UNIFIED")),
+        total_equity=dec(item.get("totalEquity")),
+        total_wallet_balance=dec(item.get("totalWalletBalance")),
+        total_margin_balance=dec(item.get("totalMarginBalance")),
+        total_available_balance=dec(item.get("totalAvailableBalance")),
+        total_perp_upl=dec(item.get("totalPerpUPL")),
+        total_initial_margin=dec(item.get("totalInitialMargin")),
+        total_maintenance_margin=dec(item.get("totalMaintenanceMargin")),
+        account_im_rate=opt_dec(item.get("accountIMRate")),
+        account_mm_rate=opt_dec(item.get("accountMMRate")),
+        coins=tuple(_coin(c) for c in item.get("coin") or []),
+    )
+
+
+def parse_wallets(result: JSON) -> list[WalletBalance]:
+    """Return the accounts of a wallet-balance result."""
+    return [parse_wallet(i) for i in result.get("list") or []]
+
+
+def encode_wallet(w: WalletBalance) -> JSON:
+    """Return one wallet-balance list item as Bybit prints it."""
+    return {
+        "accountType": w.account_type,
+        "totalEquity": str(w.total_equity),
+        "totalWalletBalance": str(w.total_wallet_balance),
+        "totalMarginBalance": str(w.total_margin_balance),
+        "totalAvailableBalance": str(w.total_available_balance),
+        "totalPerpUPL": str(w.total_perp_upl),
+        "totalInitialMargin": str(w.total_initial_margin),
+        "totalMaintenanceMargin": str(w.total_maintenance_margin),
+        "accountIMRate": text(w.account_im_rate),
+        "accountMMRate": text(w.account_mm_rate),
+        "accountLTV": "0",
+        "coin": [
+            {
+                "coin": c.coin,
+                "equity": str(c.equity),
+                "usdValue": str(c.usd_value),
+                "walletBalance": str(c.wallet_balance),
+                "locked": str(c.locked),
+                "borrowAmount": str(c.borrow_amount),
+                "accruedInterest": str(c.accrued_interest),
+                "totalOrderIM": str(c.total_order_im),
+                "totalPositionIM": str(c.total_position_im),
+                "totalPositionMM": str(c.total_position_mm),
+                "unrealisedPnl": str(c.unrealised_pnl),
+                "cumRealisedPnl": str(c.cum_realised_pnl),
+                "bonus": str(c.bonus),
+                "marginCollateral": c.margin_collateral,
+                "collateralSwitch": c.collateral_switch,
+                "spotBorrow": "0",
+                "spotHedgingQty": "0",
+                "availableToWithdraw": str(c.available_to_withdraw),
+                "free": "",
+            }
+            for c in w.coins
+        ],
+    }
+
+
+def parse_fee_rates(result: JSON) -> list[FeeRate]:
+    """Return the fee rates of a fee-rate result."""
+    return [
+        FeeRate(
+            symbol=str(i.get("symbol", "")),
+            taker_fee_rate=dec(i.get("takerFeeRate")),
+            maker_fee_rate=dec(i.get("makerFeeRate")),
+            base_coin=str(i.get("baseCoin", "")),
+        )
+        for i in result.get("list") or []
+    ]
+
+
+def encode_fee_rate(rate: FeeRate) -> JSON:
+    """Return one fee-rate list item."""
+    item: JSON = {
+        "symbol": rate.symbol,
+        "takerFeeRate": str(rate.taker_fee_rate),
+        "makerFeeRate": str(rate.maker_fee_rate),
+    }
+    if rate.base_coin:
+        item["baseCoin"] = rate.base_coin
+    return item

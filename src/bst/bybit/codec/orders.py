@@ -1,0 +1,306 @@
+"""Order endpoints and the private `order`/`execution` topics: requests, orders, executions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from bst.bybit.codec._fields import boolean, dec, integer, opt_dec, text
+from bst.domain.market import Category, Side
+from bst.domain.orders import (
+    AmendRequest,
+    ExecType,
+    Execution,
+    MarketUnit,
+    Order,
+    OrderAck,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
+
+JSON = dict[str, Any]
+
+
+# --- requests (client encodes, simulator decodes) --------------------------------------------
+
+
+def encode_order_request(req: OrderRequest) -> JSON:
+    """Return the `/v5/order/create` body for `req` (strings for numbers, as Bybit expects)."""
+    body: JSON = {
+        "category": req.category.value,
+        "symbol": req.symbol,
+        "side": req.side.value,
+        "orderType": req.order_type.value,
+        "qty": str(req.qty),
+    }
+    if req.price is not None and req.order_type is OrderType.LIMIT:
+        body["price"] = str(req.price)
+    if req.time_in_force is not None:
+        body["timeInForce"] = req.time_in_force.value
+    if req.order_link_id:
+        body["orderLinkId"] = req.order_link_id
+    if req.category is not Category.SPOT:
+        body["positionIdx"] = req.position_idx
+        if req.reduce_only:
+            body["reduceOnly"] = True
+        if req.close_on_trigger:
+            body["closeOnTrigger"] = True
+    if req.market_unit is not None:
+        body["marketUnit"] = req.market_unit.value
+    if req.take_profit is not None:
+        body["takeProfit"] = str(req.take_profit)
+    if req.stop_loss is not None:
+        body["stopLoss"] = str(req.stop_loss)
+    return body
+
+
+def decode_order_request(body: JSON) -> OrderRequest:
+    """Return the OrderRequest a `/v5/order/create` body asks for; ValueError/KeyError when malformed."""
+    order_type = OrderType(body["orderType"])
+    price = opt_dec(body.get("price"))
+    tif = body.get("timeInForce")
+    market_unit = body.get("marketUnit")
+    return OrderRequest(
+        category=Category(body["category"]),
+        symbol=str(body["symbol"]),
+        side=Side(body["side"]),
+        order_type=order_type,
+        qty=Decimal(str(body["qty"])),
+        price=price if order_type is OrderType.LIMIT else None,
+        time_in_force=TimeInForce(tif) if tif else None,
+        order_link_id=str(body.get("orderLinkId") or ""),
+        reduce_only=boolean(body.get("reduceOnly", False)),
+        close_on_trigger=boolean(body.get("closeOnTrigger", False)),
+        position_idx=integer(body.get("positionIdx"), 0),
+        market_unit=MarketUnit(market_unit) if market_unit else None,
+        take_profit=opt_dec(body.get("takeProfit"), zero_is_none=True),
+        stop_loss=opt_dec(body.get("stopLoss"), zero_is_none=True),
+    )
+
+
+def encode_amend_request(req: AmendRequest) -> JSON:
+    """Return the `/v5/order/amend` body for `req`."""
+    body: JSON = {"category": req.category.value, "symbol": req.symbol}
+    if req.order_id:
+        body["orderId"] = req.order_id
+    if req.order_link_id:
+        body["orderLinkId"] = req.order_link_id
+    for key, value in (
+        ("qty", req.qty),
+        ("price", req.price),
+        ("takeProfit", req.take_profit),
+        ("stopLoss", req.stop_loss),
+    ):
+        if value is not None:
+            body[key] = str(value)
+    return body
+
+
+def decode_amend_request(body: JSON) -> AmendRequest:
+    """Return the AmendRequest of a `/v5/order/amend` body."""
+    return AmendRequest(
+        category=Category(body["category"]),
+        symbol=str(body["symbol"]),
+        order_id=str(body.get("orderId") or ""),
+        order_link_id=str(body.get("orderLinkId") or ""),
+        qty=opt_dec(body.get("qty")),
+        price=opt_dec(body.get("price")),
+        take_profit=opt_dec(body.get("takeProfit")),
+        stop_loss=opt_dec(body.get("stopLoss")),
+    )
+
+
+def parse_ack(result: JSON) -> OrderAck:
+    """Return the ids of a create/amend/cancel reply."""
+    return OrderAck(order_id=str(result.get("orderId", "")), order_link_id=str(result.get("orderLinkId", "")))
+
+
+def encode_ack(ack: OrderAck) -> JSON:
+    """Return a create/amend/cancel result."""
+    return {"orderId": ack.order_id, "orderLinkId": ack.order_link_id}
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+
+def parse_order(item: JSON, category: Category | None = None) -> Order:
+    """Return one order (REST list item or WS `order` item; the WS item names its category)."""
+    cat = Category(item["category"]) if item.get("category") else (category or Category.LINEAR)
+    market_unit = item.get("marketUnit")
+    return Order(
+        order_id=str(item["orderId"]),
+        order_link_id=str(item.get("orderLinkId") or ""),
+        category=cat,
+        symbol=str(item["symbol"]),
+        side=Side(item["side"]),
+        order_type=OrderType(item.get("orderType") or "UNKNOWN"),
+        price=dec(item.get("price")),
+        qty=dec(item.get("qty")),
+        time_in_force=TimeInForce(item.get("timeInForce") or "GTC"),
+        status=OrderStatus(item["orderStatus"]),
+        reject_reason=str(item.get("rejectReason") or ""),
+        cancel_type=str(item.get("cancelType") or ""),
+        create_type=str(item.get("createType") or ""),
+        avg_price=opt_dec(item.get("avgPrice"), zero_is_none=True),
+        leaves_qty=dec(item.get("leavesQty")),
+        leaves_value=dec(item.get("leavesValue")),
+        cum_exec_qty=dec(item.get("cumExecQty")),
+        cum_exec_value=dec(item.get("cumExecValue")),
+        cum_exec_fee=dec(item.get("cumExecFee")),
+        fee_currency=str(item.get("feeCurrency") or ""),
+        reduce_only=boolean(item.get("reduceOnly", False)),
+        close_on_trigger=boolean(item.get("closeOnTrigger", False)),
+        position_idx=integer(item.get("positionIdx")),
+        created_time_ms=integer(item.get("createdTime")),
+        updated_time_ms=integer(item.get("updatedTime")),
+        market_unit=MarketUnit(market_unit) if market_unit else None,
+        stop_order_type=str(item.get("stopOrderType") or ""),
+        take_profit=opt_dec(item.get("takeProfit"), zero_is_none=True),
+        stop_loss=opt_dec(item.get("stopLoss"), zero_is_none=True),
+        trigger_price=opt_dec(item.get("triggerPrice"), zero_is_none=True),
+        last_price_on_created=opt_dec(item.get("lastPriceOnCreated")),
+        closed_pnl=dec(item.get("closedPnl")),
+    )
+
+
+def encode_order(order: Order, *, ws: bool = False) -> JSON:
+    """Return one order as Bybit prints it in REST lists (or, with `ws`, in the `order` topic)."""
+    item: JSON = {
+        "orderId": order.order_id,
+        "orderLinkId": order.order_link_id,
+        "blockTradeId": "",
+        "symbol": order.symbol,
+        "price": str(order.price),
+        "qty": str(order.qty),
+        "side": order.side.value,
+        "isLeverage": "",
+        "positionIdx": order.position_idx,
+        "orderStatus": order.status.value,
+        "createType": order.create_type,
+        "cancelType": order.cancel_type or "UNKNOWN",
+        "rejectReason": order.reject_reason or "EC_NoError",
+        "avgPrice": text(order.avg_price, empty="0" if ws else ""),
+        "leavesQty": str(order.leaves_qty),
+        "leavesValue": str(order.leaves_value),
+        "cumExecQty": str(order.cum_exec_qty),
+        "cumExecValue": str(order.cum_exec_value),
+        "cumExecFee": str(order.cum_exec_fee),
+        "timeInForce": order.time_in_force.value,
+        "orderType": order.order_type.value,
+        "stopOrderType": order.stop_order_type,
+        "orderIv": "",
+        "marketUnit": order.market_unit.value if order.market_unit else "",
+        "triggerPrice": text(order.trigger_price, empty="0"),
+        "takeProfit": text(order.take_profit, empty="0"),
+        "stopLoss": text(order.stop_loss, empty="0"),
+        "tpslMode": "",
+        "ocoTriggerBy": "",
+        "tpLimitPrice": "0",
+        "slLimitPrice": "0",
+        "tpTriggerBy": "",
+        "slTriggerBy": "",
+        "triggerDirection": 0,
+        "triggerBy": "",
+        "lastPriceOnCreated": text(order.last_price_on_created),
+        "basePrice": "",
+        "reduceOnly": order.reduce_only,
+        "closeOnTrigger": order.close_on_trigger,
+        "placeType": "",
+        "smpType": "None",
+        "smpGroup": 0,
+        "smpOrderId": "",
+        "createdTime": str(order.created_time_ms),
+        "updatedTime": str(order.updated_time_ms),
+    }
+    if order.category is not Category.OPTION:
+        item["cumFeeDetail"] = {order.fee_currency: str(order.cum_exec_fee)} if order.fee_currency else {}
+    if ws:
+        item["category"] = order.category.value
+        item["feeCurrency"] = order.fee_currency
+        item["closedPnl"] = str(order.closed_pnl)
+    return item
+
+
+# --- executions ------------------------------------------------------------------------------
+
+
+def parse_execution(item: JSON, category: Category | None = None) -> Execution:
+    """Return one execution (REST `/v5/execution/list` item or WS `execution` item)."""
+    cat = Category(item["category"]) if item.get("category") else (category or Category.LINEAR)
+    market_unit = item.get("marketUnit")
+    return Execution(
+        exec_id=str(item["execId"]),
+        order_id=str(item.get("orderId", "")),
+        order_link_id=str(item.get("orderLinkId") or ""),
+        category=cat,
+        symbol=str(item["symbol"]),
+        side=Side(item["side"]),
+        order_type=OrderType(item.get("orderType") or "UNKNOWN"),
+        order_price=dec(item.get("orderPrice")),
+        order_qty=dec(item.get("orderQty")),
+        leaves_qty=dec(item.get("leavesQty")),
+        exec_type=ExecType(item.get("execType") or "UNKNOWN"),
+        exec_price=dec(item.get("execPrice")),
+        exec_qty=dec(item.get("execQty")),
+        exec_value=dec(item.get("execValue")),
+        exec_fee=dec(item.get("execFee")),
+        fee_rate=dec(item.get("feeRate")),
+        fee_currency=str(item.get("feeCurrency") or ""),
+        is_maker=boolean(item.get("isMaker", False)),
+        closed_size=dec(item.get("closedSize")),
+        exec_pnl=dec(item.get("execPnl")),
+        exec_time_ms=integer(item.get("execTime")),
+        seq=integer(item.get("seq")),
+        mark_price=opt_dec(item.get("markPrice")),
+        create_type=str(item.get("createType") or "CreateByUser"),
+        stop_order_type=str(item.get("stopOrderType") or ""),
+        market_unit=MarketUnit(market_unit) if market_unit else None,
+    )
+
+
+def encode_execution(ex: Execution, *, ws: bool = False) -> JSON:
+    """Return one execution as Bybit prints it (REST list, or with `ws` the `execution` topic)."""
+    item: JSON = {
+        "symbol": ex.symbol,
+        "orderId": ex.order_id,
+        "orderLinkId": ex.order_link_id,
+        "side": ex.side.value,
+        "orderPrice": str(ex.order_price),
+        "orderQty": str(ex.order_qty),
+        "leavesQty": str(ex.leaves_qty),
+        "createType": ex.create_type,
+        "orderType": ex.order_type.value,
+        "stopOrderType": ex.stop_order_type or "UNKNOWN",
+        "execFee": str(ex.exec_fee),
+        "execId": ex.exec_id,
+        "execPrice": str(ex.exec_price),
+        "execQty": str(ex.exec_qty),
+        "execType": ex.exec_type.value,
+        "execValue": str(ex.exec_value),
+        "execTime": str(ex.exec_time_ms),
+        "feeCurrency": ex.fee_currency,
+        "isMaker": ex.is_maker,
+        "feeRate": str(ex.fee_rate),
+        "tradeIv": "",
+        "markIv": "",
+        "markPrice": text(ex.mark_price),
+        "indexPrice": "",
+        "underlyingPrice": "",
+        "blockTradeId": "",
+        "closedSize": str(ex.closed_size),
+        "seq": ex.seq,
+        "marketUnit": ex.market_unit.value if ex.market_unit else "",
+        "extraFees": "",
+    }
+    if ws:
+        item["category"] = ex.category.value
+        item["execPnl"] = str(ex.exec_pnl)
+        item["isLeverage"] = "0"
+    return item
+
+
+def page(items: list[JSON], category: Category, cursor: str = "") -> JSON:
+    """Return a paged list result (`{category, list, nextPageCursor}`)."""
+    return {"category": category.value, "list": items, "nextPageCursor": cursor}
