@@ -1,0 +1,348 @@
+"""SQL persistence of candles (SQLAlchemy 2.0 async): SQLite by default, PostgreSQL by URL.
+
+The schema comes from the Alembic migrations shipped in `bst/data/migrations`; a SQLite file is
+upgraded automatically on first use, a PostgreSQL database by `bst db upgrade` (shared servers
+get schema changes on purpose, not as a side effect). Prices and sizes are exact: NUMERIC on
+PostgreSQL, the exchange's decimal text on SQLite (which has no exact decimal type).
+Writes are bulk upserts: `executemany` on SQLite, COPY into a staging table on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import structlog
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Dialect,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from bst.domain.errors import BstError, ConfigError
+from bst.domain.market import Bar, Category, Interval
+
+log = structlog.get_logger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+VERSION_TABLE = "bst_alembic_version"
+PRICE_FIELDS = ("open", "high", "low", "close", "volume", "turnover")
+
+KlineRecord = tuple[int, str, str, str, str, str, str]
+"""(open_time_ms, open, high, low, close, volume, turnover) with exact decimal strings."""
+
+
+class DatabaseError(BstError):
+    """The database is unreachable or refused an operation; the message says which."""
+
+
+class DatabaseNotReadyError(DatabaseError):
+    """The schema is not at the version this bst needs (run `bst db upgrade`)."""
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """An exact decimal: NUMERIC where the database has one, decimal text on SQLite."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(64))
+        return dialect.type_descriptor(Numeric(asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return str(value) if dialect.name == "sqlite" else Decimal(str(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+
+metadata = MetaData()
+klines = Table(
+    "klines",
+    metadata,
+    Column("category", String(16), primary_key=True),
+    Column("symbol", String(40), primary_key=True),
+    Column("interval", String(4), primary_key=True),
+    Column("open_time", BigInteger, primary_key=True, comment="bar open time, epoch ms UTC"),
+    *(Column(name, ExactDecimal(), nullable=False) for name in PRICE_FIELDS),
+)
+
+
+def normalize_url(url: str) -> str:
+    """Return an async SQLAlchemy URL: plain sqlite/postgresql URLs get the async driver."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise ConfigError(f"invalid BYBIT_DATABASE_URL {url!r}: {e}") from None
+    driver = parsed.drivername
+    if driver in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif driver in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    elif driver not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+        raise ConfigError(
+            f"unsupported database {driver!r}: use sqlite+aiosqlite:///path or postgresql+asyncpg://..."
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def _alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    """Return the newest migration shipped with this bst."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships migrations
+        raise DatabaseError("no migrations found in the bst package")
+    return head
+
+
+def _current_revision(connection: Connection) -> str | None:
+    ctx = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return ctx.get_current_revision()
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    command.upgrade(_alembic_config(connection), revision)
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    command.downgrade(_alembic_config(connection), revision)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesCount:
+    """Row count and time bounds of one series in SQL."""
+
+    category: str
+    symbol: str
+    interval: str
+    rows: int
+    first_open_ms: int | None
+    last_open_ms: int | None
+
+
+class KlineDatabase:
+    """Candles in SQL: open (migrate), bulk upsert, query."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        parsed = make_url(self.url)
+        self.dialect = "sqlite" if parsed.drivername.startswith("sqlite") else "postgresql"
+        if self.dialect == "sqlite" and parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, pool_pre_ping=True)
+        if self.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._ready = False
+
+    @property
+    def safe_url(self) -> str:
+        """Return the URL with any password masked, for messages."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    async def open(self) -> None:
+        """Make the schema usable: upgrade a SQLite file, or check that PostgreSQL is at head."""
+        if self._ready:
+            return
+        head = head_revision()
+        try:
+            async with self.engine.begin() as conn:
+                current = await conn.run_sync(_current_revision)
+                if current != head:
+                    if self.dialect != "sqlite":
+                        raise DatabaseNotReadyError(
+                            f"database {self.safe_url} schema is at {current or 'nothing'}, "
+                            f"bst needs {head}: run `bst db upgrade`"
+                        )
+                    log.info("db.upgrade", url=self.safe_url, from_revision=current, to_revision=head)
+                    await conn.run_sync(_upgrade, "head")
+        except (OperationalError, DBAPIError, OSError) as e:
+            raise DatabaseError(f"cannot open database {self.safe_url}: {_reason(e)}") from e
+        self._ready = True
+
+    async def upgrade(self, revision: str = "head") -> tuple[str | None, str | None]:
+        """Apply migrations up to `revision`; return (revision before, revision after)."""
+        try:
+            async with self.engine.begin() as conn:
+                before = await conn.run_sync(_current_revision)
+                await conn.run_sync(_upgrade, revision)
+                after = await conn.run_sync(_current_revision)
+        except (OperationalError, DBAPIError, OSError) as e:
+            raise DatabaseError(f"cannot migrate database {self.safe_url}: {_reason(e)}") from e
+        self._ready = after == head_revision()
+        return before, after
+
+    async def downgrade(self, revision: str) -> None:
+        """Revert migrations down to `revision` ("base" removes everything)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_downgrade, revision)
+        self._ready = False
+
+    async def current_revision(self) -> str | None:
+        """Return the schema revision of the database (None when never migrated)."""
+        try:
+            async with self.engine.connect() as conn:
+                return await conn.run_sync(_current_revision)
+        except (OperationalError, DBAPIError, OSError) as e:
+            raise DatabaseError(f"cannot open database {self.safe_url}: {_reason(e)}") from e
+
+    async def upsert_klines(
+        self, category: Category, symbol: str, interval: Interval, records: Sequence[KlineRecord]
+    ) -> int:
+        """Insert or replace bars by (category, symbol, interval, open_time); return rows written."""
+        if not records:
+            return 0
+        await self.open()
+        try:
+            async with self.engine.begin() as conn:
+                if self.dialect == "sqlite":
+                    await _upsert_sqlite(conn, category.value, symbol, interval.value, records)
+                else:
+                    await _upsert_postgres(conn, category.value, symbol, interval.value, records)
+        except (OperationalError, DBAPIError, OSError) as e:
+            raise DatabaseError(f"writing klines to {self.safe_url} failed: {_reason(e)}") from e
+        return len(records)
+
+    async def fetch_bars(
+        self, category: Category, symbol: str, interval: Interval, start_ms: int, end_ms: int
+    ) -> list[Bar]:
+        """Return the bars opening in `[start_ms, end_ms)`, oldest first, exact."""
+        await self.open()
+        stmt = (
+            select(klines.c.open_time, *(klines.c[name] for name in PRICE_FIELDS))
+            .where(
+                klines.c.category == category.value,
+                klines.c.symbol == symbol,
+                klines.c.interval == interval.value,
+                klines.c.open_time >= start_ms,
+                klines.c.open_time < end_ms,
+            )
+            .order_by(klines.c.open_time)
+        )
+        async with self.engine.connect() as conn:
+            result = await conn.execute(stmt)
+            return [Bar(int(row[0]), *row[1:]) for row in result]
+
+    async def series_counts(self) -> list[SeriesCount]:
+        """Return rows and bounds of every series in the table."""
+        await self.open()
+        stmt = (
+            select(
+                klines.c.category,
+                klines.c.symbol,
+                klines.c.interval,
+                func.count(),
+                func.min(klines.c.open_time),
+                func.max(klines.c.open_time),
+            )
+            .group_by(klines.c.category, klines.c.symbol, klines.c.interval)
+            .order_by(klines.c.category, klines.c.symbol, klines.c.interval)
+        )
+        async with self.engine.connect() as conn:
+            result = await conn.execute(stmt)
+            return [SeriesCount(r[0], r[1], r[2], int(r[3]), r[4], r[5]) for r in result]
+
+    async def close(self) -> None:
+        """Release every pooled connection."""
+        await self.engine.dispose()
+
+
+def records_from_rows(rows: Iterable[Sequence[str]]) -> list[KlineRecord]:
+    """Return exact records from exchange kline rows (7 decimal strings each)."""
+    return [(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+
+def records_from_bars(bars: Iterable[Bar]) -> list[KlineRecord]:
+    """Return exact records from domain bars."""
+    return [
+        (b.open_time_ms, str(b.open), str(b.high), str(b.low), str(b.close), str(b.volume), str(b.turnover))
+        for b in bars
+    ]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers (bst data, the service) work while a download writes.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+_COLUMNS = 'category, symbol, "interval", open_time, open, high, low, close, volume, turnover'
+_UPDATE = ", ".join(f"{name} = excluded.{name}" for name in PRICE_FIELDS)
+_CONFLICT = 'ON CONFLICT (category, symbol, "interval", open_time) DO UPDATE SET ' + _UPDATE
+
+
+async def _upsert_sqlite(
+    conn: AsyncConnection, category: str, symbol: str, interval: str, records: Sequence[KlineRecord]
+) -> None:
+    sql = f"INSERT INTO klines ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {_CONFLICT}"
+    params = [(category, symbol, interval, *r) for r in records]
+    await conn.exec_driver_sql(sql, params)
+
+
+async def _upsert_postgres(
+    conn: AsyncConnection, category: str, symbol: str, interval: str, records: Sequence[KlineRecord]
+) -> None:
+    await conn.execute(
+        text(
+            "CREATE TEMP TABLE IF NOT EXISTS klines_stage "
+            "(open_time BIGINT, open NUMERIC, high NUMERIC, low NUMERIC, close NUMERIC, "
+            "volume NUMERIC, turnover NUMERIC) ON COMMIT DELETE ROWS"
+        )
+    )
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None  # an open pooled connection always has its driver connection
+    staged = [(r[0], *(Decimal(x) for x in r[1:])) for r in records]
+    await driver.copy_records_to_table(
+        "klines_stage",
+        records=staged,
+        columns=["open_time", "open", "high", "low", "close", "volume", "turnover"],
+    )
+    await conn.execute(
+        text(
+            f"INSERT INTO klines ({_COLUMNS}) "
+            "SELECT :category, :symbol, :interval, open_time, open, high, low, close, volume, turnover "
+            f"FROM klines_stage {_CONFLICT}"
+        ),
+        {"category": category, "symbol": symbol, "interval": interval},
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc).strip().splitlines()[0]
