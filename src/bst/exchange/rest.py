@@ -1,4 +1,4 @@
-"""The Bybit v5 REST client: typed market-data calls (private trading calls build on `BybitHttp`).
+"""The Bybit v5 REST client: typed market-data calls here, signed trading calls in `private_rest`.
 
 Usage:
     async with BybitRestClient(ClientConfig(base_url=...)) as client:
@@ -21,6 +21,7 @@ from bst.domain.instrument import Instrument
 from bst.domain.market import Bar, BookSnapshot, Category, Interval, PriceBar, ServerTime, Ticker, Trade
 from bst.exchange.config import ClientConfig
 from bst.exchange.http import BybitHttp, Params
+from bst.exchange.private_rest import PrivateRestMixin
 from bst.exchange.throttle import RateLimiter
 
 _ORDERBOOK_LIMITS = {Category.SPOT: 1000, Category.LINEAR: 1000, Category.INVERSE: 1000, Category.OPTION: 25}
@@ -37,7 +38,7 @@ def _check_kline_category(category: Category) -> None:
         raise BybitInvalidParameterError(f"klines exist for spot, linear and inverse, not {category.value}")
 
 
-class BybitRestClient:
+class BybitRestClient(PrivateRestMixin):
     """Async Bybit v5 REST client with one pooled connection set, shared pacing and retries."""
 
     def __init__(
