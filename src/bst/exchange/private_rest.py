@@ -66,6 +66,11 @@ def prepare_order(req: OrderRequest, instrument: Instrument | None) -> OrderRequ
     quote_market = req.market_unit is not None and req.market_unit.value == "quoteCoin"
     if not quote_market:
         qty = instrument.round_qty(req.qty)
+        if qty < instrument.min_qty:
+            raise OrderValidationError(
+                f"order refused before sending: quantity {req.qty} rounds to {qty} at lot step "
+                f"{instrument.qty_step}, below the minimum {instrument.min_qty} for {instrument.symbol}"
+            )
     price = req.price
     if req.order_type is OrderType.LIMIT and price is not None:
         price = instrument.round_price(price, ROUND_DOWN if req.side is Side.BUY else ROUND_UP)
