@@ -21,10 +21,11 @@ app = typer.Typer(
 )
 
 # Command groups, one module each (keep this list sorted).
-from bst.cli import config_cmd, market_cmd  # noqa: E402
+from bst.cli import config_cmd, market_cmd, trade_cmd  # noqa: E402
 
 config_cmd.register(app)
 market_cmd.register(app)
+trade_cmd.register(app)
 
 
 def run() -> None:
