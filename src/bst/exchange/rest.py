@@ -7,6 +7,7 @@ Usage:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -130,6 +131,20 @@ class BybitRestClient(PrivateRestMixin):
         return await self.get_klines(
             category, symbol, interval, start_ms=start_ms, end_ms=end_ms, limit=limit
         )
+
+    async def fetch_kline_rows(
+        self,
+        category: Category,
+        symbol: str,
+        interval: Interval,
+        start_ms: int,
+        end_ms: int,
+        limit: int = ep.KLINE_MAX_LIMIT,
+    ) -> Sequence[Sequence[str]]:
+        """Return the unparsed wire rows (7 decimal strings each, newest first): the KlineRowSource port."""
+        result = await self._kline_result(ep.KLINE, category, symbol, interval, start_ms, end_ms, limit)
+        rows: Sequence[Sequence[str]] = result.get("list") or []
+        return rows
 
     async def fetch_kline_columns(
         self,
