@@ -114,6 +114,13 @@ def _parse_period(stem: str, unit: str) -> int | None:
         return None
 
 
+def partition_span(interval: Interval, open_time_ms: int) -> tuple[int, int]:
+    """Return `[start_ms, end_ms)` of the file period (month or year) holding `open_time_ms`."""
+    unit = _period_unit(interval)
+    index = int(_period_index(np.asarray([open_time_ms], dtype=np.int64), unit)[0])
+    return _period_bounds(index, unit)
+
+
 def partition_name(interval: Interval, open_time_ms: int) -> str:
     """Return the file stem ("2024-01" or "2024") of the period holding `open_time_ms`."""
     unit = _period_unit(interval)
