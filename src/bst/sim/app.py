@@ -1,0 +1,54 @@
+"""The simulator's ASGI app: route modules collected over one SimState, behind the gateway.
+
+A route module is any module with `routes(state: SimState) -> Sequence[BaseRoute]` (HTTP routes or
+WebSocket routes). To add one (public streams, private trading endpoints), append it to
+`ROUTE_MODULES` — one line — or pass `modules=` to `build_app` / `SimServer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from types import ModuleType
+from typing import Protocol
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from bst.sim import routes_admin, routes_market
+from bst.sim.gateway import Gateway
+from bst.sim.state import SimState
+
+
+class RouteModule(Protocol):
+    """A module (or object) contributing routes to the simulator."""
+
+    def routes(self, state: SimState) -> Sequence[BaseRoute]:
+        """Return the routes this module serves."""
+        ...
+
+
+# Every route module the sim serves; other features add theirs here.
+ROUTE_MODULES: tuple[ModuleType | RouteModule, ...] = (
+    routes_market,
+    routes_admin,
+)
+
+
+def build_app(state: SimState, modules: Sequence[ModuleType | RouteModule] | None = None) -> Gateway:
+    """Return the sim's ASGI app over `state` with the routes of `modules` (default ROUTE_MODULES)."""
+    collected: list[BaseRoute] = []
+    for module in ROUTE_MODULES if modules is None else modules:
+        collected.extend(module.routes(state))
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        for hook in list(state.on_startup):
+            await hook()
+        try:
+            yield
+        finally:
+            for hook in reversed(state.on_shutdown):
+                await hook()
+
+    return Gateway(Starlette(routes=collected, lifespan=lifespan), state)

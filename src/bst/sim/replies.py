@@ -1,0 +1,128 @@
+"""Building Bybit v5 replies and reading request parameters, for every sim route module."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bst.bybit.codec.envelope import encode_envelope
+from bst.bybit.errors import INTERVAL_INVALID_MSG, SYMBOL_INVALID_MSG
+from bst.domain.market import Category, Interval
+from bst.sim.limits import LimitDecision
+
+PARAMS_ERROR = 10001
+RATE_LIMIT_CODE = 10006
+RATE_LIMIT_MSG = "Too many visits!"
+SERVER_ERROR_MESSAGES = {10000: "Server Timeout", 10016: "Internal server error."}
+_INTERVALS = {i.value: i for i in Interval}
+
+
+class ParamError(Exception):
+    """A request parameter is missing or invalid; the message is Bybit's retMsg (retCode 10001)."""
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """Return a JSON response serialised with orjson."""
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def ok(result: dict[str, Any], now_ms: int, headers: Mapping[str, str] | None = None) -> Response:
+    """Return a success envelope (retCode 0, retMsg "OK")."""
+    return json_response(encode_envelope(result, now_ms), headers=headers)
+
+
+def error(code: int, message: str, now_ms: int, headers: Mapping[str, str] | None = None) -> Response:
+    """Return an error envelope in an HTTP 200 reply, as Bybit does for business errors."""
+    return json_response(encode_envelope({}, now_ms, ret_code=code, ret_msg=message), headers=headers)
+
+
+def params_error(message: str, now_ms: int) -> Response:
+    """Return a 10001 parameter error."""
+    return error(PARAMS_ERROR, message, now_ms)
+
+
+def rate_limited(decision: LimitDecision, now_ms: int) -> Response:
+    """Return the 10006 reply with its X-Bapi-Limit* headers (for per-UID limits)."""
+    return error(RATE_LIMIT_CODE, RATE_LIMIT_MSG, now_ms, headers=decision.header_dict())
+
+
+def envelope_bytes(code: int, message: str, now_ms: int) -> bytes:
+    """Return the serialised error envelope (for replies built below the router)."""
+    return orjson.dumps(encode_envelope({}, now_ms, ret_code=code, ret_msg=message))
+
+
+# --- parameters ------------------------------------------------------------------------------
+
+
+def text_param(request: Request, name: str, *, required: bool = False) -> str | None:
+    """Return a query parameter ("" counts as absent)."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        if required:
+            raise ParamError(f"params error: missing required parameter: {name}")
+        return None
+    return value
+
+
+def required_param(request: Request, name: str) -> str:
+    """Return a required query parameter."""
+    value = text_param(request, name, required=True)
+    assert value is not None  # text_param raised otherwise
+    return value
+
+
+def category_param(
+    request: Request, allowed: Collection[Category], *, default: Category | None = None
+) -> Category:
+    """Return the `category` parameter, checked against the categories this endpoint serves."""
+    raw = text_param(request, "category", required=default is None)
+    if raw is None:
+        assert default is not None
+        return default
+    try:
+        category = Category(raw)
+    except ValueError:
+        raise ParamError(f"params error: category invalid: {raw}") from None
+    if category not in allowed:
+        raise ParamError(f"params error: category {raw} is not supported by this endpoint")
+    return category
+
+
+def int_param(request: Request, name: str, *, low: int, high: int | None, default: int | None) -> int | None:
+    """Return an integer parameter within [low, high] (or `default` when absent)."""
+    raw = text_param(request, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ParamError(f"params error: {name} invalid: {raw!r} is not an integer") from None
+    if value < low or (high is not None and value > high):
+        upper = f" and {high}" if high is not None else ""
+        raise ParamError(f"params error: {name} must be between {low}{upper}, got {value}")
+    return value
+
+
+def limit_param(request: Request, *, high: int, default: int) -> int:
+    """Return `limit` within [1, high]."""
+    value = int_param(request, "limit", low=1, high=high, default=default)
+    assert value is not None
+    return value
+
+
+def interval_param(request: Request) -> Interval:
+    """Return the kline `interval` (wire names only: 1 3 5 15 30 60 120 240 360 720 D W M)."""
+    raw = required_param(request, "interval")
+    interval = _INTERVALS.get(raw)
+    if interval is None:
+        raise ParamError(INTERVAL_INVALID_MSG)
+    return interval
+
+
+def symbol_invalid() -> ParamError:
+    """Return the unknown-symbol error."""
+    return ParamError(SYMBOL_INVALID_MSG)
