@@ -17,6 +17,7 @@ import calendar
 import contextlib
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -42,6 +43,7 @@ KLINES_DIR = "klines"
 PARQUET_SUFFIX = ".parquet"
 COMPRESSION = "zstd"
 LOCK_NAME = ".lock"
+WRITE_THREADS = 4
 
 
 class SeriesBusyError(BstError):
@@ -269,27 +271,27 @@ class KlineStore:
         directory = self.series_dir(key)
         directory.mkdir(parents=True, exist_ok=True)
         unit = _period_unit(key.interval)
-        gained = 0
-        holes = gaps
+        jobs: list[tuple[Path, KlineArrays, RangeSet]] = []
         if len(bars):
             labels = _period_index(bars.open_time_ms, unit)
             cuts = np.flatnonzero(labels[1:] != labels[:-1]) + 1
             for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(bars)], strict=True):
                 index = int(labels[lo])
                 path = directory / f"{_period_name(index, unit)}{PARQUET_SUFFIX}"
-                new = bars.take(slice(int(lo), int(hi)))
-                old = _read_arrays_if_exists(path)
-                merged = merge(old, new)
-                _write_arrays(path, merged)
-                gained += len(merged) - len(old)
-                start, end = _period_bounds(index, unit)
-                in_holes = holes.clip(start, end)
-                if in_holes:
-                    ts = merged.open_time_ms
-                    mask = np.zeros(ts.shape[0], dtype=bool)
-                    for s, e in in_holes:
-                        mask |= (ts >= s) & (ts < e)
-                    holes = holes.subtract(spans_of_points(key.interval, ts[mask]))
+                jobs.append(
+                    (path, bars.take(slice(int(lo), int(hi))), gaps.clip(*_period_bounds(index, unit)))
+                )
+        if len(jobs) > 1:
+            # Files are independent and Arrow encodes/compresses without the GIL: write in parallel.
+            with ThreadPoolExecutor(max_workers=min(len(jobs), WRITE_THREADS)) as pool:
+                results = list(pool.map(lambda job: _merge_file(*job), jobs))
+        else:
+            results = [_merge_file(*job) for job in jobs]
+        gained = sum(r[0] for r in results)
+        holes = gaps
+        for _, filled in results:
+            if len(filled):
+                holes = holes.subtract(spans_of_points(key.interval, filled))
         manifest = self.manifest(key).with_fetched(fetched, holes, now_ms)
         if listing_ms is not None:
             manifest = replace(manifest, listing_ms=listing_ms)
@@ -376,6 +378,19 @@ def _read_arrays_if_exists(path: Path) -> KlineArrays:
     if not path.exists():
         return KlineArrays.empty()
     return KlineArrays.from_arrow(_read_table(path))
+
+
+def _merge_file(path: Path, new: KlineArrays, gaps: RangeSet) -> tuple[int, I64]:
+    """Merge `new` into one file; return (bars gained, open times now stored inside `gaps`)."""
+    old = _read_arrays_if_exists(path)
+    merged = merge(old, new)
+    _write_arrays(path, merged)
+    ts = merged.open_time_ms
+    mask = np.zeros(ts.shape[0], dtype=bool)
+    for start, end in gaps:
+        lo, hi = np.searchsorted(ts, [start, end])
+        mask[lo:hi] = True
+    return len(merged) - len(old), ts[mask]
 
 
 def _write_arrays(path: Path, bars: KlineArrays) -> None:
