@@ -117,7 +117,10 @@ class BybitHttp:
     # -- one attempt ----------------------------------------------------------------------------
 
     async def _send(self, endpoint: Endpoint, params: Params) -> Envelope:
-        await self.limiter.acquire(endpoint.group)
+        async with self.limiter.slot(endpoint.group):
+            return await self._send_in_slot(endpoint, params)
+
+    async def _send_in_slot(self, endpoint: Endpoint, params: Params) -> Envelope:
         headers: dict[str, str] = {}
         body: str | None = None
         query = ""

@@ -11,8 +11,10 @@ limit, everything) until the reset time.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import contextlib
 import weakref
-from collections import deque
+from collections.abc import AsyncIterator
 
 import structlog
 
@@ -23,7 +25,12 @@ log = structlog.get_logger(__name__)
 
 
 class SlidingWindow:
-    """At most `limit` acquisitions in any `window_s` of clock time; waiters are served FIFO."""
+    """At most `limit` requests in any `window_s` of clock time; waiters are served FIFO.
+
+    A request holds its slot while in flight and is dated by when it *completed*: the exchange
+    counts it on arrival, which lies between our send and our receipt, so dating by receipt keeps
+    us inside the exchange's window whatever the network delay.
+    """
 
     def __init__(self, limit: int, window_s: float, clock: Clock) -> None:
         if limit < 1 or window_s <= 0:
@@ -31,32 +38,47 @@ class SlidingWindow:
         self.limit = limit
         self.window_s = window_s
         self._clock = clock
-        self._sent: deque[float] = deque()
+        self._done: list[float] = []  # completion times, ascending
+        self._in_flight = 0
         self._lock = asyncio.Lock()
+        self._released = asyncio.Event()
         self._blocked_until = 0.0
 
     def _expire(self, now: float) -> None:
-        while self._sent and self._sent[0] <= now - self.window_s:
-            self._sent.popleft()
+        cut = bisect.bisect_right(self._done, now - self.window_s)
+        if cut:
+            del self._done[:cut]
 
-    def wait_time(self) -> float:
-        """Return how long the next acquisition would wait now (0 when it may go at once)."""
+    def wait_time(self) -> float | None:
+        """Return how long the next request must wait (0: go now; None: until one in flight ends)."""
         now = self._clock.monotonic()
         self._expire(now)
-        wait = max(0.0, self._blocked_until - now)
-        if len(self._sent) >= self.limit:
-            wait = max(wait, self._sent[len(self._sent) - self.limit] + self.window_s - now)
-        return wait
+        blocked = max(0.0, self._blocked_until - now)
+        used = self._in_flight + len(self._done)
+        if used < self.limit:
+            return blocked
+        if not self._done:
+            return None
+        return max(blocked, self._done[used - self.limit] + self.window_s - now)
 
     async def acquire(self) -> float:
-        """Wait for a slot and take it; return the seconds waited."""
-        waited = 0.0
+        """Wait for a slot and hold it; return the seconds waited. Pair with `release`."""
+        started = self._clock.monotonic()
         async with self._lock:
-            while (wait := self.wait_time()) > 0:
-                waited += wait
-                await self._clock.sleep(wait)
-            self._sent.append(self._clock.monotonic())
-        return waited
+            while (wait := self.wait_time()) != 0:
+                if wait is None:
+                    self._released.clear()
+                    await self._released.wait()
+                else:
+                    await self._clock.sleep(wait)
+            self._in_flight += 1
+        return self._clock.monotonic() - started
+
+    def release(self) -> None:
+        """End a request that held a slot, dating it now."""
+        self._in_flight = max(0, self._in_flight - 1)
+        bisect.insort(self._done, self._clock.monotonic())
+        self._released.set()
 
     def block_for(self, seconds: float) -> None:
         """Refuse every acquisition for `seconds` from now (after a rate-limit reply)."""
@@ -67,8 +89,8 @@ class SlidingWindow:
         now = self._clock.monotonic()
         self._expire(now)
         used_by_server = self.limit - max(0, remaining)
-        while len(self._sent) < used_by_server:
-            self._sent.append(now)
+        while self._in_flight + len(self._done) < used_by_server:
+            bisect.insort(self._done, now)
 
 
 class RateLimiter:
@@ -86,16 +108,23 @@ class RateLimiter:
         self.groups = {g: SlidingWindow(n, 1.0, clock) for g, n in (uid_limits_per_s or {}).items()}
         self.waited_s = 0.0
 
-    async def acquire(self, group: RateGroup) -> None:
-        """Wait until a request of `group` may be sent."""
+    @contextlib.asynccontextmanager
+    async def slot(self, group: RateGroup) -> AsyncIterator[None]:
+        """Hold a slot of `group` (and of the IP budget) for the duration of one request."""
+        windows = [w for w in (self.groups.get(group), self.ip) if w is not None]
         waited = 0.0
-        window = self.groups.get(group)
-        if window is not None:
-            waited += await window.acquire()
-        waited += await self.ip.acquire()
-        if waited > 0:
+        taken: list[SlidingWindow] = []
+        try:
+            for window in windows:
+                waited += await window.acquire()
+                taken.append(window)
             self.waited_s += waited
-            log.debug("throttle.waited", group=group.value, waited_ms=round(waited * 1000, 1))
+            if waited > 0.001:
+                log.debug("throttle.waited", group=group.value, waited_ms=round(waited * 1000, 1))
+            yield
+        finally:
+            for window in taken:
+                window.release()
 
     def observe_headers(self, group: RateGroup, limit: int | None, remaining: int | None) -> None:
         """Follow the server's `X-Bapi-Limit*` view of a group's budget."""

@@ -10,12 +10,18 @@ from bst.domain.clock import ManualClock
 from bst.exchange.throttle import RateLimiter, SlidingWindow
 
 
+async def send(window: SlidingWindow) -> None:
+    """One instantaneous request: take a slot and complete at once."""
+    await window.acquire()
+    window.release()
+
+
 async def test_burst_up_to_the_limit_then_wait_for_the_window() -> None:
     clock = ManualClock(autojump=True)
     window = SlidingWindow(5, 1.0, clock)
     starts = []
     for _ in range(12):
-        await window.acquire()
+        await send(window)
         starts.append(clock.monotonic() - 1_700_000_000)
     assert starts[:5] == [0.0] * 5
     assert starts[5:10] == [1.0] * 5
@@ -34,7 +40,7 @@ def test_no_window_ever_holds_more_than_the_limit(limit: int, gaps: list[float])
         sent: list[float] = []
         for gap in gaps:
             clock.advance(gap)
-            await window.acquire()
+            await send(window)
             sent.append(clock.monotonic())
         return sent
 
@@ -50,7 +56,7 @@ async def test_concurrent_waiters_are_served_in_order() -> None:
     order: list[int] = []
 
     async def worker(i: int) -> None:
-        await window.acquire()
+        await send(window)
         order.append(i)
 
     await asyncio.gather(*(worker(i) for i in range(6)))
@@ -63,8 +69,8 @@ async def test_server_remaining_count_tightens_the_local_budget() -> None:
     limiter = RateLimiter(clock, 600, 5.0, {RateGroup.ORDER_CREATE: 10})
     limiter.observe_headers(RateGroup.ORDER_CREATE, 10, 0)
     before = clock.monotonic()
-    await limiter.acquire(RateGroup.ORDER_CREATE)
-    assert clock.monotonic() - before == 1.0
+    async with limiter.slot(RateGroup.ORDER_CREATE):
+        assert clock.monotonic() - before == 1.0
 
 
 async def test_back_off_blocks_everything_for_the_ip_limit() -> None:
@@ -72,9 +78,42 @@ async def test_back_off_blocks_everything_for_the_ip_limit() -> None:
     limiter = RateLimiter(clock, 600, 5.0, {RateGroup.ORDER_CREATE: 10})
     limiter.back_off(RateGroup.PUBLIC, 3.0, ip_wide=True)
     before = clock.monotonic()
-    await limiter.acquire(RateGroup.ORDER_CREATE)
-    assert clock.monotonic() - before == 3.0
+    async with limiter.slot(RateGroup.ORDER_CREATE):
+        assert clock.monotonic() - before == 3.0
     assert limiter.waited_s == 3.0
+
+
+async def test_requests_in_flight_hold_their_slot_and_are_dated_on_completion() -> None:
+    clock = ManualClock(autojump=True)
+    window = SlidingWindow(2, 1.0, clock)
+    await window.acquire()
+    await window.acquire()
+    assert window.wait_time() is None  # both slots are in flight: wait for one to end
+    clock.advance(5.0)  # a slow reply
+    window.release()
+    # It counts from its completion: a full window before a third request may go.
+    assert window.wait_time() == 1.0
+    clock.advance(1.0)
+    assert window.wait_time() == 0
+    window.release()
+    await window.acquire()
+    window.release()
+    # Two completions at this instant fill the window again.
+    assert window.wait_time() == 1.0
+
+
+async def test_a_waiter_wakes_when_a_request_in_flight_completes() -> None:
+    clock = ManualClock()
+    window = SlidingWindow(1, 1.0, clock)
+    await window.acquire()
+    waiter = asyncio.create_task(window.acquire())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    window.release()
+    await asyncio.sleep(0)
+    clock.advance(1.0)
+    await asyncio.wait_for(waiter, 1)
+    assert window.wait_time() is None
 
 
 async def test_manual_clock_wakes_sleepers_only_when_advanced() -> None:
