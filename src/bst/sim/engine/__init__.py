@@ -1,0 +1,29 @@
+"""The simulated exchange's core: matching against a market-data feed, accounts, positions, funding.
+
+Pure Python, no I/O, deterministic: the same config, inputs and seed give the same ids, fills and
+balances. `MatchingEngine` is the entry point; see its module `bst.sim.engine.core`.
+"""
+
+from bst.sim.engine.config import EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
+from bst.sim.engine.core import MarketState, MatchingEngine
+from bst.sim.engine.events import (
+    EngineEvent,
+    ExecutionUpdate,
+    OrderUpdate,
+    PositionUpdate,
+    WalletUpdate,
+)
+
+__all__ = [
+    "EngineConfig",
+    "EngineEvent",
+    "ExecutionUpdate",
+    "FeeSchedule",
+    "LatencyModel",
+    "MarketState",
+    "MatchingEngine",
+    "OrderUpdate",
+    "PositionUpdate",
+    "SymbolSpec",
+    "WalletUpdate",
+]
