@@ -104,9 +104,14 @@ def describe_error(exc: BaseException) -> str:
 
 
 def run_app(app: typer.Typer) -> int:
-    """Run the Typer app; return its exit code, printing expected failures as one line."""
+    """Run the Typer app on sys.argv; return its exit code, printing expected failures as one line."""
+    return run_app_with_args(app, None)
+
+
+def run_app_with_args(app: typer.Typer, args: list[str] | None) -> int:
+    """Run the Typer app on `args` (None: sys.argv); return its exit code, failures as one line."""
     try:
-        app(standalone_mode=False)
+        app(args=args, prog_name="bst", standalone_mode=False)
     except click.exceptions.Exit as e:
         return int(e.exit_code)
     except click.exceptions.Abort:

@@ -265,7 +265,9 @@ def server_time() -> None:
             return (await client.get_server_time()).time_ms, offset
 
     time_ms, offset = common.run_async(fetch())
-    common.console.print(f"server time {_when(time_ms)} UTC ({time_ms} ms); our clock is off by {-offset} ms")
+    common.console.print(
+        f"server time {_when(time_ms)} UTC ({time_ms} ms); exchange clock minus ours: {offset:+d} ms"
+    )
 
 
 def register(app: typer.Typer) -> None:
