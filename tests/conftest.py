@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -109,3 +110,69 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+# ==============================================================================================
+# sim fixtures (owned by the simulator, src/bst/sim): a running `bst sim` for any test.
+# `sim`: the shared session server, reset before each test. `sim_factory`: extra servers with their
+# own config (limits, faults, clock); all are stopped at the end of the test.
+# ==============================================================================================
+
+SIM_SEED = 20240601
+SIM_NOW_MS = 1_717_243_230_500  # 2024-06-01 12:00:30.500 UTC: mid-minute, so the live bar is partial
+SIM_TEST_IP_LIMIT = 1_000_000  # effectively off; tests of the IP limit configure their own
+
+
+@pytest.fixture(scope="session")
+def _sim_session_server() -> Iterator[Any]:
+    from bst.domain.clock import ManualClock
+    from bst.sim.server import SimServer
+    from bst.sim.state import SimConfig
+
+    server = SimServer(
+        SimConfig(port=0, seed=SIM_SEED, ip_limit_requests=SIM_TEST_IP_LIMIT), clock=ManualClock(SIM_NOW_MS)
+    )
+    server.start_in_thread()
+    yield server
+    server.stop_thread()
+
+
+@pytest.fixture
+def sim(_sim_session_server: Any) -> Any:
+    """Return a running SimServer: port 0, seed SIM_SEED, ManualClock at SIM_NOW_MS, IP limit off, no faults.
+
+    Shared by the session and reset for each test (clock, faults, counters). Use `sim.base_url`,
+    `sim.ws_url`, `sim.generator` (ground truth), `sim.clock.advance(s)`, `sim.set_faults(...)`.
+    """
+    from bst.domain.clock import ManualClock
+
+    _sim_session_server.set_clock(ManualClock(SIM_NOW_MS))
+    _sim_session_server.reset()
+    return _sim_session_server
+
+
+@pytest.fixture
+def sim_factory() -> Iterator[Callable[..., Any]]:
+    """Yield `make(clock=None, modules=None, **SimConfig fields)` starting extra sims in threads.
+
+    Defaults: port 0, seed SIM_SEED, ManualClock at SIM_NOW_MS, Bybit's IP limit (600 / 5 s).
+    Pass `clock=SystemClock()` for a live clock. Every sim made is stopped after the test.
+    """
+    from bst.domain.clock import ManualClock
+    from bst.sim.server import SimServer
+    from bst.sim.state import SimConfig
+
+    started: list[Any] = []
+
+    def make(*, clock: Any = None, modules: Any = None, **overrides: Any) -> Any:
+        config = SimConfig(**{"port": 0, "seed": SIM_SEED, **overrides})
+        server = SimServer(
+            config, clock=clock if clock is not None else ManualClock(SIM_NOW_MS), modules=modules
+        )
+        server.start_in_thread()
+        started.append(server)
+        return server
+
+    yield make
+    for server in reversed(started):
+        server.stop_thread()

@@ -1,0 +1,125 @@
+"""`bst sim`: run the local Bybit-v5-compatible exchange until Ctrl-C / SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+
+import typer
+
+from bst.bybit.endpoints import IP_LIMIT_REQUESTS, IP_LIMIT_WINDOW_S, SIM_DEFAULT_PORT
+from bst.cli import common
+from bst.sim.faults import FaultConfig, FaultConfigError
+from bst.sim.server import SimServer
+from bst.sim.state import SimConfig
+
+_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
+
+
+def parse_ip_limit(text: str) -> tuple[int, float]:
+    """Return (requests, window_s) from "600/5s", "600/5", "100/500ms"; "off" or "0" disables the limit."""
+    if text.strip().lower() in ("off", "0", "none"):
+        return 0, IP_LIMIT_WINDOW_S
+    match = _LIMIT.match(text)
+    if match is None:
+        raise common.CliError(f"invalid --ip-limit {text!r}: use REQUESTS/WINDOW such as 600/5s, or off")
+    requests = int(match.group(1))
+    window_s = float(match.group(2)) / (1000.0 if match.group(3) == "ms" else 1.0)
+    if requests <= 0 or window_s <= 0:
+        raise common.CliError(f"invalid --ip-limit {text!r}: requests and window must be positive")
+    return requests, window_s
+
+
+def sim(
+    port: int = typer.Option(SIM_DEFAULT_PORT, "--port", "-p", min=0, max=65535, help="port (0 = any free)"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
+    seed: int = typer.Option(0, "--seed", min=0, help="market generator seed (same seed, same markets)"),
+    ip_limit: str = typer.Option(
+        f"{IP_LIMIT_REQUESTS}/{IP_LIMIT_WINDOW_S:g}s",
+        "--ip-limit",
+        help="IP rate limit REQUESTS/WINDOW, or off",
+    ),
+    ip_ban_s: float = typer.Option(
+        0.0, "--ip-ban-s", min=0.0, help="keep refusing an IP this long after a breach"
+    ),
+    latency_ms: float = typer.Option(0.0, "--latency-ms", min=0.0, help="added latency per request"),
+    latency_jitter_ms: float = typer.Option(0.0, "--latency-jitter-ms", min=0.0, help="random extra latency"),
+    error_rate: float = typer.Option(
+        0.0, "--error-rate", min=0.0, max=1.0, help="share of 10016/10000 replies"
+    ),
+    http_5xx_rate: float = typer.Option(0.0, "--http-5xx-rate", min=0.0, max=1.0, help="share of HTTP 5xx"),
+    timeout_rate: float = typer.Option(0.0, "--timeout-rate", min=0.0, max=1.0, help="share of held replies"),
+    timeout_hold_s: float = typer.Option(30.0, "--timeout-hold-s", min=0.0, help="how long a reply is held"),
+    drop_rate: float = typer.Option(0.0, "--drop-rate", min=0.0, max=1.0, help="share of cut connections"),
+    rate_limit_rate: float = typer.Option(0.0, "--rate-limit-rate", min=0.0, max=1.0, help="share of 10006"),
+    ip_ban_rate: float = typer.Option(0.0, "--ip-ban-rate", min=0.0, max=1.0, help="share of HTTP 403"),
+    fault_seed: int | None = typer.Option(
+        None, "--fault-seed", min=0, help="fault stream seed (default --seed)"
+    ),
+    no_gaps: bool = typer.Option(False, "--no-gaps", help="no maintenance gaps in the history"),
+    access_log: bool = typer.Option(False, "--access-log", help="log every request"),
+) -> None:
+    """Run `bst sim`, a local Bybit v5 exchange (REST and WebSocket on one port), until stopped."""
+    common.settings()
+    requests, window_s = parse_ip_limit(ip_limit)
+    try:
+        faults = FaultConfig(
+            latency_ms=latency_ms,
+            latency_jitter_ms=latency_jitter_ms,
+            error_rate=error_rate,
+            http_5xx_rate=http_5xx_rate,
+            timeout_rate=timeout_rate,
+            timeout_hold_s=timeout_hold_s,
+            drop_rate=drop_rate,
+            rate_limit_rate=rate_limit_rate,
+            ip_ban_rate=ip_ban_rate,
+            seed=fault_seed,
+        )
+    except FaultConfigError as e:
+        raise common.CliError(str(e)) from None
+    config = SimConfig(
+        host=host,
+        port=port,
+        seed=seed,
+        ip_limit_requests=requests,
+        ip_limit_window_s=window_s,
+        ip_ban_s=ip_ban_s,
+        faults=faults,
+        gaps=not no_gaps,
+        access_log=access_log,
+    )
+    common.run_async(serve(config))
+
+
+async def serve(config: SimConfig) -> None:
+    """Start the sim, print where it listens, and stop it cleanly on SIGINT/SIGTERM."""
+    server = SimServer(config)
+    await server.start()
+    limit = (
+        f"{config.ip_limit_requests} requests / {config.ip_limit_window_s:g} s per IP"
+        if config.ip_limit_requests
+        else "no IP limit"
+    )
+    common.console.print(
+        f"bst sim listening: REST {server.base_url}  WebSocket {server.ws_url}  "
+        f"(seed {config.seed}, {limit}{', faults on' if config.faults.active else ''}); Ctrl-C stops it",
+        soft_wrap=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        await server.stop()
+    common.console.print("bst sim stopped", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `sim` command to the root app."""
+    app.command("sim")(sim)
