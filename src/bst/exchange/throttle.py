@@ -84,12 +84,11 @@ class SlidingWindow:
         """Refuse every acquisition for `seconds` from now (after a rate-limit reply)."""
         self._blocked_until = max(self._blocked_until, self._clock.monotonic() + seconds)
 
-    def sync_remaining(self, remaining: int) -> None:
-        """Align with the server's count: never believe we have more slots than it says."""
+    def sync_used(self, used_by_server: int) -> None:
+        """Align with the server's count: never believe fewer requests are in the window than it says."""
         now = self._clock.monotonic()
         self._expire(now)
-        used_by_server = self.limit - max(0, remaining)
-        while self._in_flight + len(self._done) < used_by_server:
+        while self._in_flight + len(self._done) < min(used_by_server, self.limit):
             bisect.insort(self._done, now)
 
 
@@ -128,12 +127,15 @@ class RateLimiter:
 
     def observe_headers(self, group: RateGroup, limit: int | None, remaining: int | None) -> None:
         """Follow the server's `X-Bapi-Limit*` view of a group's budget."""
-        window = self.groups.get(group)
-        if window is None or remaining is None:
+        if remaining is None or limit is None or limit <= 0:
             return
-        if limit is not None and limit > 0 and limit != window.limit:
-            window.limit = limit
-        window.sync_remaining(remaining)
+        window = self.groups.get(group)
+        if window is None:
+            # Public endpoints report the IP budget; ours may be set lower, so only tighten it.
+            self.ip.sync_used(limit - max(0, remaining))
+            return
+        window.limit = limit
+        window.sync_used(limit - max(0, remaining))
 
     def back_off(self, group: RateGroup, seconds: float, *, ip_wide: bool) -> None:
         """Block `group` (or every request, for the IP limit) for `seconds`."""

@@ -135,3 +135,15 @@ async def test_manual_clock_wakes_sleepers_only_when_advanced() -> None:
     clock.advance(1)
     await asyncio.gather(*tasks)
     assert woke == ["b", "a"]
+
+
+async def test_public_headers_only_ever_tighten_the_ip_budget() -> None:
+    clock = ManualClock(autojump=True)
+    limiter = RateLimiter(clock, 5, 1.0)
+    limiter.observe_headers(RateGroup.PUBLIC, 600, 599)  # the server has seen one request: no change
+    assert limiter.ip.limit == 5
+    assert limiter.ip.wait_time() == 0
+    limiter.observe_headers(RateGroup.PUBLIC, 600, 0)  # the server's window is full
+    before = clock.monotonic()
+    async with limiter.slot(RateGroup.PUBLIC):
+        assert clock.monotonic() - before == 1.0
