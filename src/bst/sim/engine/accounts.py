@@ -159,8 +159,10 @@ class Account:
         "fees",
         "leverage",
         "links",
+        "open_counts",
         "open_orders",
         "positions",
+        "reduce_only_open",
         "uid",
     )
 
@@ -173,6 +175,8 @@ class Account:
         self.leverage: dict[str, Decimal] = {}
         self.exposure: dict[str, Exposure] = {}
         self.open_orders: dict[str, WorkingOrder] = {}
+        self.open_counts: dict[tuple[Category, str], int] = {}
+        self.reduce_only_open = 0
         self.links: dict[str, str] = {}
         """`category:orderLinkId` -> orderId of every order ever accepted (uniqueness check)."""
         self.closed: dict[str, Order] = {}
@@ -206,7 +210,24 @@ class Account:
 
     def open_count(self, category: Category, symbol: str) -> int:
         """Return how many open orders the account has on `symbol`."""
-        return sum(1 for o in self.open_orders.values() if o.symbol == symbol and o.category is category)
+        return self.open_counts.get((category, symbol), 0)
+
+    def add_open(self, order: WorkingOrder) -> None:
+        """Register an accepted order as open."""
+        self.open_orders[order.order_id] = order
+        key = (order.category, order.symbol)
+        self.open_counts[key] = self.open_counts.get(key, 0) + 1
+        if order.reduce_only:
+            self.reduce_only_open += 1
+
+    def remove_open(self, order: WorkingOrder) -> None:
+        """Forget an order that closed."""
+        if self.open_orders.pop(order.order_id, None) is None:
+            return
+        key = (order.category, order.symbol)
+        self.open_counts[key] -= 1
+        if order.reduce_only:
+            self.reduce_only_open -= 1
 
     def fee_rate(self, spec: SymbolSpec) -> FeeRate:
         """Return the account's fee rates on a symbol."""
@@ -334,9 +355,14 @@ def liquidation_price(
     return rounded if rounded > 0 else None
 
 
-def wallet_snapshot(account: Account, market: MarketView, coins: tuple[str, ...] = ()) -> WalletBalance:
+def wallet_snapshot(
+    account: Account,
+    market: MarketView,
+    coins: tuple[str, ...] = (),
+    summary: MarginSummary | None = None,
+) -> WalletBalance:
     """Return the account's balances; zero coins are omitted unless named in `coins`."""
-    summary = margin_summary(account, market)
+    summary = summary or margin_summary(account, market)
     available = summary.available
     names = sorted(
         {n for n, c in account.coins.items() if c.wallet != 0 or c.locked != 0}

@@ -297,7 +297,7 @@ class MatchingEngine:
         )
         if request.order_link_id:
             account.links[f"{request.category}:{request.order_link_id}"] = order.order_id
-        account.open_orders[order.order_id] = order
+        account.add_open(order)
         venue.orders[order.order_id] = order
         self._matcher.reserve(order)
         venue.touch(uid)
@@ -306,7 +306,6 @@ class MatchingEngine:
             venue.schedule("activate", {"order_id": order.order_id})
         else:
             self._matcher.activate(order)
-            self._timeline.after_price_move(sym, flush=False)
         venue.flush()
         return OrderAck(order.order_id, order.order_link_id)
 

@@ -401,6 +401,8 @@ class Matcher:
 
     def enforce_reduce_only(self, account: Account, symbol: str) -> None:
         """Cancel reduce-only orders with nothing left to reduce; trim those larger than the position."""
+        if not account.reduce_only_open:
+            return
         orders = [
             o
             for o in account.open_orders.values()
@@ -440,7 +442,7 @@ class Matcher:
             fee_currency=sym.spec.instrument.settle_coin,
             last_price_on_created=sym.last_price,
         )
-        account.open_orders[order.order_id] = order
+        account.add_open(order)
         venue.orders[order.order_id] = order
         return order
 

@@ -141,6 +141,8 @@ def _symbol_to_state(sym: SymbolState) -> dict[str, Any]:
         "funding_rate": _opt(sym.funding_rate),
         "next_funding_ms": sym.next_funding_ms,
         "holders": list(sym.holders),
+        "checked_last": _opt(sym.checked_last),
+        "checked_reference": _opt(sym.checked_reference),
     }
 
 
@@ -161,6 +163,8 @@ def _symbol_from_state(data: dict[str, Any]) -> SymbolState:
     sym.funding_rate = _opt_dec(data["funding_rate"])
     sym.next_funding_ms = data["next_funding_ms"]
     sym.holders = dict.fromkeys(int(uid) for uid in data["holders"])
+    sym.checked_last = _opt_dec(data["checked_last"])
+    sym.checked_reference = _opt_dec(data["checked_reference"])
     return sym
 
 
@@ -216,7 +220,7 @@ def load(data: dict[str, Any]) -> Venue:
         venue.accounts[account.uid] = account
         for order_state in raw["open_orders"]:
             order = WorkingOrder.from_state(order_state)
-            account.open_orders[order.order_id] = order
+            account.add_open(order)
             venue.orders[order.order_id] = order
             if order.resting:
                 venue.sym_of(order).resting(order.is_buy).add(order)

@@ -136,7 +136,6 @@ class Timeline:
         if action == "activate":
             if order.status is OrderStatus.CREATED:
                 self.matcher.activate(order)
-                self.after_price_move(venue.sym_of(order), flush=False)
         elif action == "cancel":
             self.matcher.cancel(order, CancelType.CANCEL_BY_USER, RejectReason.PER_CANCEL_REQUEST)
         elif action == "amend":
@@ -156,10 +155,15 @@ class Timeline:
         sym.next_funding_ms = (self.venue.now_ms // period + 1) * period
 
     def after_price_move(self, sym: SymbolState, *, flush: bool = True) -> None:
-        """Run TP/SL and liquidation checks after a symbol's prices changed."""
+        """Run TP/SL (last price) and liquidation (mark price) checks when those prices changed."""
         if sym.is_linear and sym.holders:
-            self.matcher.check_tpsl(sym)
-            for uid in sorted(sym.holders):
-                self.matcher.check_liquidation(self.venue.accounts[uid])
+            if sym.last_price != sym.checked_last:
+                sym.checked_last = sym.last_price
+                self.matcher.check_tpsl(sym)
+            reference = sym.reference_price()
+            if reference != sym.checked_reference:
+                sym.checked_reference = reference
+                for uid in sorted(sym.holders):
+                    self.matcher.check_liquidation(self.venue.accounts[uid])
         if flush:
             self.venue.flush()

@@ -17,6 +17,7 @@ from bst.domain.orders import (
     TimeInForce,
     check_order_link_id,
 )
+from bst.domain.portfolio import order_cost
 from bst.sim.engine.accounts import Account, margin_summary, spot_available
 from bst.sim.engine.venue import SymbolState, Venue, fail
 from bst.sim.engine.working import WorkingOrder
@@ -149,9 +150,15 @@ def check_linear_margin(
 ) -> None:
     """Fail with 110007 when open orders changed by `add` (and `remove`) as (qty, price) overdraw.
 
-    Orders that only close the position add no order margin and always pass.
+    Orders that only close the position add no order margin and always pass. The added order's own
+    cost bounds how much the (larger-side) order margin can grow, so a comfortable balance is settled
+    without the second summary.
     """
     before = margin_summary(account, venue)
+    taker, _ = account.fees.rates(Category.LINEAR, symbol)
+    own_cost = order_cost(side, add[0], add[1], account.leverage_of(symbol), taker) if add[0] > 0 else None
+    if own_cost is not None and before.available >= own_cost:
+        return
     existed = symbol in account.exposure
     exposure = account.exposure_of(symbol)
     changes = [add] if remove is None else [add, (-remove[0], remove[1])]

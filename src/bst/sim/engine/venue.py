@@ -13,6 +13,7 @@ from bst.domain.orders import Execution
 from bst.sim.engine.accounts import (
     COLLATERAL_COINS,
     Account,
+    margin_summary,
     position_snapshot,
     wallet_snapshot,
 )
@@ -42,6 +43,8 @@ class SymbolState:
     __slots__ = (
         "book",
         "buys",
+        "checked_last",
+        "checked_reference",
         "funding_rate",
         "holders",
         "index_price",
@@ -62,6 +65,9 @@ class SymbolState:
         self.index_price: Decimal | None = None
         self.funding_rate: Decimal | None = None
         self.next_funding_ms: int | None = None
+        self.checked_last: Decimal | None = None
+        self.checked_reference: Decimal | None = None
+        """Last and reference price at the last TP/SL and liquidation checks."""
         self.holders: dict[int, None] = {}
         """Accounts with a non-zero position here (insertion-ordered set)."""
 
@@ -174,7 +180,7 @@ class Venue:
     def archive(self, order: WorkingOrder) -> None:
         """Move a closed order from the open set to the account's closed history."""
         account = self.accounts[order.uid]
-        account.open_orders.pop(order.order_id, None)
+        account.remove_open(order)
         self.orders.pop(order.order_id, None)
         account.closed[order.order_id] = order.snapshot()
         limit = self.config.max_closed_orders
@@ -195,9 +201,10 @@ class Venue:
             return
         for uid, symbols in dirty.items():
             account = self.accounts[uid]
+            summary = margin_summary(account, self)
             for symbol in symbols:
-                self.outbox.append(PositionUpdate(uid, position_snapshot(account, symbol, self)))
-            self.outbox.append(WalletUpdate(uid, wallet_snapshot(account, self)))
+                self.outbox.append(PositionUpdate(uid, position_snapshot(account, symbol, self, summary)))
+            self.outbox.append(WalletUpdate(uid, wallet_snapshot(account, self, summary=summary)))
 
     def drain(self) -> list[EngineEvent]:
         """Return and clear the outbox."""
