@@ -124,7 +124,12 @@ class Run:
             _, account, side, kind, tif, qty, offset, reduce_only = action
             category = self.category(account)
             price = self.mid + D(offset) * 10
-            unit = MarketUnit.BASE_COIN if category is SPOT and kind == "market" else None
+            unit = None
+            if category is SPOT and kind == "market":
+                # spot has no reduce-only: the flag picks a quote-coin-sized order instead
+                unit = MarketUnit.QUOTE_COIN if reduce_only else MarketUnit.BASE_COIN
+                if reduce_only:
+                    qty = qty * 50_000
             request = OrderRequest(
                 category,
                 SYMBOL,

@@ -150,3 +150,19 @@ def test_symbol_listed_in_two_categories_needs_the_category() -> None:
     engine.on_trade(SYMBOL, D("50000"), D("1"), Side.BUY, engine.now_ms, category=SPOT)
     assert engine.market(SYMBOL, category=SPOT).last_price == D("50000")
     assert engine.market(SYMBOL, category=Category.LINEAR).last_price is None
+
+
+def test_quote_sized_market_sell_locks_and_spends_base(engine: MatchingEngine, uid: int) -> None:
+    ack = engine.place_order(uid, market(Side.SELL, "1000", category=SPOT, unit=MarketUnit.QUOTE_COIN))
+
+    order = engine.get_order(uid, SPOT, order_id=ack.order_id)
+    # 1000 / 49990 = 0.020004... BTC, down to the 0.000001 step: 0.020004 BTC for 999.99996 USDT
+    assert (order.status, order.cum_exec_qty, order.cum_exec_value) == (
+        OrderStatus.PARTIALLY_FILLED_CANCELED,
+        D("0.020004"),
+        D("999.99996"),
+    )
+    assert balance(engine, uid, "BTC") == (D("0.479996"), D(0))
+    with pytest.raises(BybitOrderError) as short:
+        engine.place_order(uid, market(Side.SELL, "30000", category=SPOT, unit=MarketUnit.QUOTE_COIN))
+    assert short.value.ret_code == 170131  # 30000 USDT of BTC at the protected price needs > 0.5 BTC

@@ -10,7 +10,7 @@ fills it). Resting orders are served best price first, then by time priority.
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from bst.domain.market import Category, Side
 from bst.domain.orders import (
@@ -31,6 +31,14 @@ from bst.sim.engine.venue import SymbolState, Venue
 from bst.sim.engine.working import WorkingOrder
 
 _ZERO = Decimal(0)
+
+
+def quote_sell_base(quote: Decimal, price: Decimal | None, step: Decimal) -> Decimal:
+    """Return the base a quote-sized market sell locks: quote / protected price, up to the lot step."""
+    if price is None or price <= 0:
+        return _ZERO
+    base = quote / price
+    return (base / step).to_integral_value(rounding=ROUND_UP) * step if step > 0 else base
 
 
 def _crosses(is_buy: bool, order_price: Decimal, other: Decimal) -> bool:
@@ -60,6 +68,8 @@ class Matcher:
             coin = spec.instrument.quote_coin
         else:
             amount = order.leaves_qty
+            if order.quote_sized:
+                amount = quote_sell_base(order.leaves_quote, order.price, spec.instrument.qty_step)
             coin = spec.instrument.base_coin
         order.lock += amount
         account.coin(coin).locked += amount
@@ -182,6 +192,8 @@ class Matcher:
             qty = order.leaves_quote / price
             qty = (qty / step).to_integral_value(rounding=ROUND_DOWN) * step if step > 0 else qty
             qty = min(qty, available)
+            if not order.is_buy:
+                qty = min(qty, order.lock)  # a quote-sized sell spends at most the base it locked
         else:
             qty = min(order.leaves_qty, available)
         if order.reduce_only:

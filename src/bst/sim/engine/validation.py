@@ -19,6 +19,7 @@ from bst.domain.orders import (
 )
 from bst.domain.portfolio import order_cost
 from bst.sim.engine.accounts import Account, margin_summary, spot_available
+from bst.sim.engine.matching import quote_sell_base
 from bst.sim.engine.venue import SymbolState, Venue, fail
 from bst.sim.engine.working import WorkingOrder
 
@@ -254,6 +255,8 @@ def prepare_create(
     if spot:
         if request.side is Side.BUY:
             need = request.qty if unit is MarketUnit.QUOTE_COIN else request.qty * (price or _ZERO)
+        elif unit is MarketUnit.QUOTE_COIN:
+            need = quote_sell_base(request.qty, price, instrument.qty_step)
         else:
             need = request.qty
         check_spot_balance(venue, account, sym, request.side, need)
