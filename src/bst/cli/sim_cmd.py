@@ -61,7 +61,6 @@ def sim(
     access_log: bool = typer.Option(False, "--access-log", help="log every request"),
 ) -> None:
     """Run `bst sim`, a local Bybit v5 exchange (REST and WebSocket on one port), until stopped."""
-    common.settings()
     requests, window_s = parse_ip_limit(ip_limit)
     try:
         faults = FaultConfig(
@@ -89,6 +88,7 @@ def sim(
         gaps=not no_gaps,
         access_log=access_log,
     )
+    common.settings()
     common.run_async(serve(config))
 
 

@@ -156,9 +156,10 @@ class FaultInjector:
         return self._config
 
     def configure(self, config: FaultConfig) -> None:
-        """Replace the settings and restart the random stream and the script."""
+        """Replace the settings and restart the random stream, the script and the counts."""
         with self._lock:
             self._config = config
+            self.injected.clear()
             self._rng = random.Random(config.seed if config.seed is not None else self._default_seed)
             self._script = deque(config.script)
 
