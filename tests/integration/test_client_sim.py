@@ -192,3 +192,11 @@ async def test_unreachable_host_is_a_connection_error() -> None:
         with pytest.raises(e.BybitConnectionError, match="cannot connect"):
             await client.get_server_time()
         assert client.http.requests_sent == FAST_RETRY.max_attempts
+
+
+async def test_time_sync_tracks_a_skewed_exchange_clock(sim: Any) -> None:
+    # The sim's clock sits in 2024 while ours says 2026: the offset bridges the skew.
+    async with client_for(sim) as client:
+        offset = await client.sync_time()
+        assert abs(client.http.exchange_now_ms() - sim.clock.now_ms()) < 2_000
+    assert offset < -(10**9)
