@@ -31,6 +31,7 @@ from bst.data.loader import to_ms
 from bst.data.manifest import SeriesKey
 from bst.data.sql import KlineDatabase
 from bst.data.store import KlineStore
+from bst.domain.clock import SystemClock
 from bst.domain.errors import BybitAPIError, ConfigError
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category, Interval
@@ -84,6 +85,34 @@ def iso_day(ts_ms: int) -> str:
 def data_dir_of(loaded: Settings, override: Path | None) -> Path:
     """Return the store directory: --data-dir, else BYBIT_DATA_DIR."""
     return override if override is not None else loaded.data_dir
+
+
+class ServerClock:
+    """The system clock shifted onto the exchange's clock (offset measured once)."""
+
+    def __init__(self, offset_ms: int) -> None:
+        self.offset_ms = offset_ms
+        self._system = SystemClock()
+
+    @classmethod
+    async def aligned_to(cls, client: BybitRestClient) -> ServerClock:
+        """Return a clock aligned with `client`'s server time."""
+        before = SystemClock().now_ms()
+        server = await client.get_server_time()
+        after = SystemClock().now_ms()
+        return cls(server.time_ms - (before + after) // 2)
+
+    def now_ms(self) -> int:
+        """Return the exchange's time in epoch ms."""
+        return self._system.now_ms() + self.offset_ms
+
+    def monotonic(self) -> float:
+        """Return a monotonic time in seconds."""
+        return self._system.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep on the event loop."""
+        await self._system.sleep(seconds)
 
 
 class RateColumn(ProgressColumn):
@@ -221,15 +250,12 @@ def download(
     wanted_symbols = list(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
     if not wanted_symbols:
         raise common.CliError("give at least one symbol")
-    now_ms = datetime.now(tz=UTC).timestamp() * 1000
-    until_ms = parse_when(until, "--until") if until is not None else int(now_ms)
+    until_ms = parse_when(until, "--until") if until is not None else None
     since_ms: int | None = None
     if since.strip().lower() != LISTING:
         since_ms = parse_when(since, "--since")
-        if since_ms >= until_ms:
+        if until_ms is not None and since_ms >= until_ms:
             raise common.CliError(f"--since {iso_day(since_ms)} is not before --until {iso_day(until_ms)}")
-        if since_ms > now_ms:
-            raise common.CliError(f"--since {iso_day(since_ms)} is in the future")
     store = KlineStore(data_dir_of(loaded, data_dir))
     database = KlineDatabase(loaded.database.url) if loaded.database.persist_enabled and not no_sql else None
     cache_cfg = loaded.cache
@@ -248,7 +274,14 @@ def download(
                 loop.add_signal_handler(signal.SIGTERM, task.cancel)  # stop like Ctrl-C: save, then exit
         try:
             async with common.make_client(loaded) as client:
-                plan = await _validate(client, cat, wanted_symbols, wanted_intervals, since_ms, until_ms)
+                # "Now" is the exchange's: the open candle is judged by its clock (bst sim may run
+                # at another date, and a local clock may be off).
+                clock = await ServerClock.aligned_to(client)
+                now_ms = clock.now_ms()
+                if since_ms is not None and since_ms > now_ms:
+                    raise common.CliError(f"--since {iso_day(since_ms)} is in the future")
+                end_ms = until_ms if until_ms is not None else now_ms
+                plan = await _validate(client, cat, wanted_symbols, wanted_intervals, since_ms, end_ms)
                 if database is not None:
                     await database.open()
                 with _progress(common.console.is_terminal, plan.requests) as (progress, tasks):
@@ -262,6 +295,7 @@ def download(
                         plan.requests,
                         database=database,
                         cache=cache,
+                        clock=clock,
                         concurrency=parallel,
                         refresh=refresh,
                         progress=on_progress,

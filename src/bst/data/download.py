@@ -289,6 +289,15 @@ class _SeriesDownload:
             )
         self.report.bars_written += gained
         self.report.committed.extend(fetched.spans)
+        log.info(
+            "download.saved",
+            series=str(self.key),
+            start_ms=fetched.first_ms,
+            end_ms=fetched.last_ms,
+            bars=len(bars),
+            gained=gained,
+            gap_bars=count_bars_in(self.key.interval, gaps),
+        )
 
     async def _commit_remaining(self) -> None:
         for buffer in sorted(self.buffers.values(), key=lambda b: b.start_ms):

@@ -9,7 +9,9 @@ Writes are bulk upserts: `executemany` on SQLite, COPY into a staging table on P
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -128,17 +130,32 @@ def head_revision() -> str:
     return head
 
 
+@contextlib.contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    # Alembic narrates every step at INFO; bst logs the one line that matters (db.upgrade).
+    logger = logging.getLogger("alembic")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _current_revision(connection: Connection) -> str | None:
-    ctx = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-    return ctx.get_current_revision()
+    with _quiet_alembic():
+        ctx = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return ctx.get_current_revision()
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
-    command.upgrade(_alembic_config(connection), revision)
+    with _quiet_alembic():
+        command.upgrade(_alembic_config(connection), revision)
 
 
 def _downgrade(connection: Connection, revision: str) -> None:
-    command.downgrade(_alembic_config(connection), revision)
+    with _quiet_alembic():
+        command.downgrade(_alembic_config(connection), revision)
 
 
 @dataclass(frozen=True, slots=True)
