@@ -225,14 +225,14 @@ class OrderRoutes:
                 return replies.rate_limited(decision, state.now_ms())
             return replies.ok({"orderId": "1"}, state.now_ms(), headers=decision.header_dict())
 
-        return [Route("/v5/order/create", create, methods=["POST"])]
+        return [Route("/v5/test/uid-limited", create, methods=["POST"])]
 
 
 def test_route_modules_plug_in_and_their_uid_limit_headers_win(sim_factory: Any) -> None:
-    from bst.sim.app import ROUTE_MODULES
+    from bst.sim import routes_admin, routes_market
 
-    server = sim_factory(modules=(*ROUTE_MODULES, OrderRoutes))
-    url = f"{server.base_url}/v5/order/create"
+    server = sim_factory(modules=(routes_market, routes_admin, OrderRoutes))
+    url = f"{server.base_url}/v5/test/uid-limited"
 
     answers = [httpx.post(url, headers={"X-BAPI-API-KEY": "k1"}, json={}) for _ in range(11)]
 

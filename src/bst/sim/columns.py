@@ -117,37 +117,40 @@ class BarColumns:
             DecimalScale(self.spec.turnover_unit),
         )
 
+    def wire_columns(self) -> tuple[list[str], ...]:
+        """Return open time, OHLC, volume and turnover as Bybit prints them in kline rows, oldest first."""
+        price, qty, turnover = self._scales()
+        return (
+            [str(t) for t in self.open_time_ms.tolist()],
+            price.plain_texts(self.open),
+            price.plain_texts(self.high),
+            price.plain_texts(self.low),
+            price.plain_texts(self.close),
+            qty.plain_texts(self.volume),
+            turnover.plain_texts(self.turnover),
+        )
+
+    def to_wire_rows(self, *, price_only: bool = False) -> list[list[str]]:
+        """Return kline rows newest first: 7 strings (5 for mark/index klines with `price_only`)."""
+        columns = self.wire_columns()[:5] if price_only else self.wire_columns()
+        rows = [list(row) for row in zip(*columns, strict=True)]
+        rows.reverse()
+        return rows
+
     def to_bars(self) -> list[Bar]:
         """Return domain Bars (Decimal, trailing zeros dropped as Bybit prints klines)."""
-        price, qty, turnover = self._scales()
-        p = price.plain_decimal
+        d = Decimal
         return [
-            Bar(t, p(o), p(h), p(lo), p(c), qty.plain_decimal(v), turnover.plain_decimal(u))
-            for t, o, h, lo, c, v, u in zip(
-                self.open_time_ms.tolist(),
-                self.open.tolist(),
-                self.high.tolist(),
-                self.low.tolist(),
-                self.close.tolist(),
-                self.volume.tolist(),
-                self.turnover.tolist(),
-                strict=True,
-            )
+            Bar(int(t), d(o), d(h), d(lo), d(c), d(v), d(u))
+            for t, o, h, lo, c, v, u in zip(*self.wire_columns(), strict=True)
         ]
 
     def to_price_bars(self) -> list[PriceBar]:
         """Return domain PriceBars (mark/index klines)."""
-        p = DecimalScale(self.spec.tick_size).plain_decimal
+        d = Decimal
         return [
-            PriceBar(t, p(o), p(h), p(lo), p(c))
-            for t, o, h, lo, c in zip(
-                self.open_time_ms.tolist(),
-                self.open.tolist(),
-                self.high.tolist(),
-                self.low.tolist(),
-                self.close.tolist(),
-                strict=True,
-            )
+            PriceBar(int(t), d(o), d(h), d(lo), d(c))
+            for t, o, h, lo, c in zip(*self.wire_columns()[:5], strict=True)
         ]
 
     def to_float(self) -> dict[str, npt.NDArray[np.int64] | F64]:

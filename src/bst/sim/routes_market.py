@@ -22,9 +22,8 @@ from starlette.routing import BaseRoute, Route
 from bst.bybit import endpoints
 from bst.bybit.codec.market import (
     encode_instrument,
-    encode_klines,
+    encode_kline_rows,
     encode_orderbook,
-    encode_price_klines,
     encode_recent_trades,
     encode_server_time,
 )
@@ -123,9 +122,9 @@ class MarketRoutes:
                 end_ms=end,
                 kind=kind,
             )
-            if kind is PriceKind.LAST:
-                return encode_klines(category, symbol, cols.to_bars())
-            return encode_price_klines(category, symbol, cols.to_price_bars())
+            return encode_kline_rows(
+                category, symbol, cols.to_wire_rows(price_only=kind is not PriceKind.LAST)
+            )
 
         return await _answer(self.state, work)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
+import numpy.typing as npt
+
 
 class DecimalScale:
     """Converts an integer count of `unit` (e.g. ticks of 0.10, lots of 0.001) to decimal text.
@@ -58,6 +61,34 @@ class DecimalScale:
         if "." in text:
             text = text.rstrip("0").rstrip(".")
         return "0" if text in ("-0", "") else text
+
+    def fixed_texts(self, counts: npt.NDArray[np.int64]) -> list[str]:
+        """Return `fixed` of many counts at once (the hot path of kline replies)."""
+        scaled = counts * self._multiplier if self._multiplier != 1 else counts
+        if self._places == 0:
+            return [str(v) for v in scaled.tolist()]
+        if (scaled < 0).any():
+            return [self.fixed(int(c)) for c in counts.tolist()]
+        power = 10**self._places
+        pattern = f"%d.%0{self._places}d"
+        return [
+            pattern % (w, f)
+            for w, f in zip((scaled // power).tolist(), (scaled % power).tolist(), strict=True)
+        ]
+
+    def plain_texts(self, counts: npt.NDArray[np.int64]) -> list[str]:
+        """Return `plain` of many counts at once (the hot path of kline replies)."""
+        scaled = counts * self._multiplier if self._multiplier != 1 else counts
+        if self._places == 0:
+            return [str(v) for v in scaled.tolist()]
+        if (scaled < 0).any():
+            return [self.plain(int(c)) for c in counts.tolist()]
+        power = 10**self._places
+        pattern = f"%d.%0{self._places}d"
+        return [
+            (pattern % (w, f)).rstrip("0") if f else str(w)
+            for w, f in zip((scaled // power).tolist(), (scaled % power).tolist(), strict=True)
+        ]
 
     def plain_decimal(self, count: int) -> Decimal:
         """Return `count * unit` as a Decimal without trailing zeros."""

@@ -116,6 +116,11 @@ def encode_price_klines(category: Category, symbol: str, bars: Iterable[PriceBar
     return {"category": category.value, "symbol": symbol, "list": rows}
 
 
+def encode_kline_rows(category: Category, symbol: str, rows_newest_first: list[list[str]]) -> JSON:
+    """Return a kline (or price-kline) result from wire rows already formatted, newest first."""
+    return {"category": category.value, "symbol": symbol, "list": rows_newest_first}
+
+
 # --- instruments -----------------------------------------------------------------------------
 
 
