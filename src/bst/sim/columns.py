@@ -42,6 +42,17 @@ def bar_open_times(interval: Interval, ts_ms: I64) -> I64:
     return aligned
 
 
+def basis_ticks(kind: PriceKind, ts_ms: I64, price_ticks: I64) -> I64:
+    """Return the mark/index offset from the last price, in ticks, at each instant."""
+    if kind is PriceKind.LAST:
+        return np.zeros(ts_ms.shape, dtype=np.int64)
+    amplitude, phase = (0.00012, 0.7) if kind is PriceKind.MARK else (-0.0001, 1.9)
+    angle = 2.0 * np.pi * (ts_ms % (8 * 3_600_000)).astype(np.float64) / (8 * 3_600_000) + phase
+    # sin() differs across libms in the last ulp; round a coarse value so the ticks never do.
+    wave = np.round(np.sin(angle), 6)
+    return np.rint(price_ticks.astype(np.float64) * amplitude * wave).astype(np.int64)
+
+
 @dataclass(frozen=True, slots=True)
 class BarColumns:
     """Bars oldest first: open times (ms), OHLC in ticks, volume in lots, turnover in turnover units.

@@ -27,7 +27,7 @@ from bst.domain.market import (
     Trade,
 )
 from bst.sim.catalog import COINS, DEFAULT_INSTRUMENTS, InstrumentSpec
-from bst.sim.columns import BarColumns, PriceKind, TradeColumns, aggregate, bar_open_times
+from bst.sim.columns import BarColumns, PriceKind, TradeColumns, aggregate, bar_open_times, basis_ticks
 from bst.sim.depth import BookLevels, book_levels
 from bst.sim.pricepath import (
     BOOL,
@@ -253,9 +253,8 @@ class MarketGenerator:
         category: Category,
         now_ms: int,
     ) -> BarColumns:
-        cols = self.bar_columns(symbol, interval, start_ms, end_ms, category=category, now_ms=now_ms)
         if kind is PriceKind.LAST:
-            return cols
+            return self.bar_columns(symbol, interval, start_ms, end_ms, category=category, now_ms=now_ms)
         return self.price_bar_columns(
             kind, symbol, interval, start_ms, end_ms, category=category, now_ms=now_ms
         )
@@ -567,17 +566,6 @@ class MarketGenerator:
             seq=since + 1,
             cts_ms=max(last.ts_ms, ts_ms - 2),
         )
-
-
-def basis_ticks(kind: PriceKind, ts_ms: I64, price_ticks: I64) -> I64:
-    """Return the mark/index offset from the last price, in ticks, at each instant."""
-    if kind is PriceKind.LAST:
-        return np.zeros(ts_ms.shape, dtype=np.int64)
-    amplitude, phase = (0.00012, 0.7) if kind is PriceKind.MARK else (-0.0001, 1.9)
-    angle = 2.0 * np.pi * (ts_ms % (8 * 3_600_000)).astype(np.float64) / (8 * 3_600_000) + phase
-    # sin() differs across libms in the last ulp; round a coarse value so the ticks never do.
-    wave = np.round(np.sin(angle), 6)
-    return np.rint(price_ticks.astype(np.float64) * amplitude * wave).astype(np.int64)
 
 
 def _ceil_minute(ts_ms: int) -> int:
