@@ -15,7 +15,7 @@ from typing import Protocol
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from bst.sim import routes_admin, routes_market
+from bst.sim import routes_admin, routes_market, trading_routes
 from bst.sim.gateway import Gateway
 from bst.sim.state import SimState
 
@@ -32,6 +32,7 @@ class RouteModule(Protocol):
 ROUTE_MODULES: tuple[ModuleType | RouteModule, ...] = (
     routes_market,
     routes_admin,
+    trading_routes,
 )
 
 

@@ -1,0 +1,487 @@
+"""Private REST endpoints of the simulator (orders, executions, positions, balances), on the engine.
+
+Every request is authenticated as Bybit does: `X-BAPI-API-KEY` must name a configured key (10003),
+`X-BAPI-TIMESTAMP` must lie within `X-BAPI-RECV-WINDOW` (default 5000 ms) before the sim clock and
+less than 1 s after it (10002), and `X-BAPI-SIGN` must be the HMAC-SHA256 of timestamp + key +
+recv window + payload, where the payload is the raw query string (GET) or raw body (POST) (10004).
+Then the per-UID limit of the endpoint's group applies (10006 with X-Bapi-Limit* headers; spot
+order endpoints have their own budget), and the engine answers; its refusals become Bybit's
+retCodes. The gateway's faults apply as to every /v5 path: a dropped or held reply happens after
+the order was placed, which is exactly the ambiguous outcome clients must survive.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bst.bybit import endpoints
+from bst.bybit.codec.account import encode_fee_rate, encode_position, encode_wallet
+from bst.bybit.codec.orders import (
+    decode_amend_request,
+    decode_order_request,
+    encode_ack,
+    encode_execution,
+    encode_order,
+    page,
+)
+from bst.bybit.signing import verify_rest_signature
+from bst.domain.errors import BybitAPIError
+from bst.domain.market import Category
+from bst.domain.orders import ExecType, Order, OrderStatus
+from bst.sim.engine import MatchingEngine
+from bst.sim.replies import (
+    ParamError,
+    category_param,
+    error,
+    int_param,
+    limit_param,
+    ok,
+    params_error,
+    rate_limited,
+    text_param,
+)
+from bst.sim.state import SimState
+from bst.sim.trading_desk import TradingDesk, desk_of
+
+JSON = dict[str, Any]
+Work = Callable[[MatchingEngine, int], JSON]
+TRADING_STOP = endpoints.Endpoint("POST", "/v5/position/trading-stop", endpoints.RateGroup.POSITION_SET, True)
+DEFAULT_RECV_WINDOW_MS = 5000
+FUTURE_TOLERANCE_MS = 1000
+WEEK_MS = 7 * 86_400_000
+RECENT_CLOSED = 500
+_TRADED = (Category.LINEAR, Category.SPOT)
+
+
+class _RefusedError(Exception):
+    """A request refused before the engine saw it, with its retCode."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset={offset}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        name, _, value = text.partition("=")
+        if name != "offset":
+            raise ValueError(text)
+        return max(0, int(value))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ParamError("params error: cursor invalid") from None
+
+
+def _paged(items: list[JSON], request: Request, category: Category, *, high: int, default: int) -> JSON:
+    limit = limit_param(request, high=high, default=default)
+    offset = _decode_cursor(text_param(request, "cursor"))
+    chunk = items[offset : offset + limit]
+    more = offset + limit < len(items)
+    return page(chunk, category, _encode_cursor(offset + limit) if more else "")
+
+
+def _time_window(request: Request, now_ms: int) -> tuple[int, int]:
+    start = int_param(request, "startTime", low=0, high=None, default=None)
+    end = int_param(request, "endTime", low=0, high=None, default=None)
+    if start is None and end is None:
+        return now_ms - WEEK_MS, now_ms
+    if start is None:
+        assert end is not None
+        start = end - WEEK_MS
+    if end is None:
+        end = start + WEEK_MS
+    if end < start:
+        raise ParamError("params error: endTime must not be before startTime")
+    if end - start > WEEK_MS:
+        raise ParamError("The time range between startTime and endTime cannot exceed 7 days")
+    return start, end
+
+
+def _body(raw: bytes) -> JSON:
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise ParamError("params error: the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ParamError("params error: the body must be a JSON object")
+    return body
+
+
+def _body_category(body: JSON, allowed: Sequence[Category] = _TRADED) -> Category:
+    raw = body.get("category")
+    try:
+        category = Category(str(raw))
+    except ValueError:
+        raise ParamError(f"params error: category invalid: {raw}") from None
+    if category not in allowed:
+        raise ParamError(f"params error: category {raw} is not supported by the simulator")
+    return category
+
+
+def _body_text(body: JSON, name: str, *, required: bool = False) -> str:
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise ParamError(f"params error: missing required parameter: {name}")
+        return ""
+    return str(value)
+
+
+def _body_decimal(body: JSON, name: str) -> Decimal:
+    text = _body_text(body, name, required=True)
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ParamError(f"params error: {name} invalid: {text!r}") from None
+
+
+class TradingRoutes:
+    """Handlers bound to one SimState and its trading desk."""
+
+    def __init__(self, state: SimState) -> None:
+        self.state = state
+        self.desk: TradingDesk = desk_of(state)
+
+    # --- the common path ----------------------------------------------------------------------
+
+    def _authenticate(self, request: Request, payload: str, now_ms: int) -> int:
+        headers = request.headers
+        api_key = headers.get("x-bapi-api-key", "")
+        known = self.desk.credentials(api_key) if api_key else None
+        if known is None:
+            raise _RefusedError(10003, "API key is invalid.")
+        secret, uid = known
+        try:
+            timestamp = int(headers.get("x-bapi-timestamp", ""))
+            recv_window = int(headers.get("x-bapi-recv-window") or DEFAULT_RECV_WINDOW_MS)
+        except ValueError:
+            raise _RefusedError(
+                10002, "invalid request, please check your timestamp and recv_window param"
+            ) from None
+        if not now_ms - recv_window <= timestamp < now_ms + FUTURE_TOLERANCE_MS:
+            raise _RefusedError(
+                10002,
+                "invalid request, please check your server timestamp or recv_window param. "
+                f"req_timestamp[{timestamp}],server_timestamp[{now_ms}],recv_window[{recv_window}]",
+            )
+        signature = headers.get("x-bapi-sign", "")
+        if not signature or not verify_rest_signature(
+            secret, timestamp, api_key, recv_window, payload, signature
+        ):
+            raise _RefusedError(
+                10004, f"error sign! origin_string[{timestamp}{api_key}{recv_window}{payload}]"
+            )
+        return uid
+
+    async def _private(
+        self,
+        request: Request,
+        endpoint: endpoints.Endpoint,
+        prepare: Callable[[str], tuple[Category | None, list[tuple[Category, str]], Work]],
+    ) -> Response:
+        """Authenticate, parse (`prepare` gets the payload), rate-limit, and run the work on the engine."""
+        now_ms = self.state.now_ms()
+        if endpoint.method == "POST":
+            payload = (await request.body()).decode("utf-8", errors="replace")
+        else:
+            payload = request.scope.get("query_string", b"").decode("latin-1")
+        try:
+            uid = self._authenticate(request, payload, now_ms)
+            category, touch, work = prepare(payload)
+        except _RefusedError as e:
+            return error(e.code, str(e), now_ms)
+        except ParamError as e:
+            return params_error(str(e), now_ms)
+        except (KeyError, ValueError, TypeError, ArithmeticError) as e:
+            return params_error(f"params error: {e}", now_ms)
+        decision = self.state.check_uid_limit(str(uid), endpoint.group, category)
+        if not decision.allowed:
+            return rate_limited(decision, now_ms)
+        try:
+            result = await run_in_threadpool(self.desk.call, lambda engine: work(engine, uid), touch)
+        except BybitAPIError as e:
+            return error(e.ret_code or 10001, e.ret_msg, now_ms, headers=decision.header_dict())
+        except ParamError as e:
+            return error(10001, str(e), now_ms, headers=decision.header_dict())
+        return ok(result, now_ms, headers=decision.header_dict())
+
+    # --- order entry --------------------------------------------------------------------------
+
+    async def create(self, request: Request) -> Response:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+            body = _body(payload.encode())
+            _body_category(body)
+            order = decode_order_request(body)
+            return (
+                order.category,
+                [(order.category, order.symbol)],
+                lambda e, uid: encode_ack(e.place_order(uid, order)),
+            )
+
+        return await self._private(request, endpoints.ORDER_CREATE, prepare)
+
+    async def amend(self, request: Request) -> Response:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+            body = _body(payload.encode())
+            _body_category(body)
+            amend = decode_amend_request(body)
+            return (
+                amend.category,
+                [(amend.category, amend.symbol)],
+                lambda e, uid: encode_ack(e.amend_order(uid, amend)),
+            )
+
+        return await self._private(request, endpoints.ORDER_AMEND, prepare)
+
+    async def cancel(self, request: Request) -> Response:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+            body = _body(payload.encode())
+            category = _body_category(body)
+            symbol = _body_text(body, "symbol", required=True)
+            order_id, link = _body_text(body, "orderId"), _body_text(body, "orderLinkId")
+
+            def work(engine: MatchingEngine, uid: int) -> JSON:
+                ack = engine.cancel_order(uid, category, symbol, order_id=order_id, order_link_id=link)
+                return encode_ack(ack)
+
+            return category, [(category, symbol)], work
+
+        return await self._private(request, endpoints.ORDER_CANCEL, prepare)
+
+    async def cancel_all(self, request: Request) -> Response:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+            body = _body(payload.encode())
+            category = _body_category(body)
+            symbol = _body_text(body, "symbol") or None
+            base, settle = _body_text(body, "baseCoin") or None, _body_text(body, "settleCoin") or None
+
+            def work(engine: MatchingEngine, uid: int) -> JSON:
+                acks = engine.cancel_all(uid, category, symbol=symbol, base_coin=base, settle_coin=settle)
+                return {"list": [encode_ack(a) for a in acks], "success": "1"}
+
+            return category, [(category, symbol)] if symbol else [], work
+
+        return await self._private(request, endpoints.ORDER_CANCEL_ALL, prepare)
+
+    async def set_leverage(self, request: Request) -> Response:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+            body = _body(payload.encode())
+            category = _body_category(body, (Category.LINEAR,))
+            symbol = _body_text(body, "symbol", required=True)
+            buy, sell = _body_decimal(body, "buyLeverage"), _body_decimal(body, "sellLeverage")
+
+            def work(engine: MatchingEngine, uid: int) -> JSON:
+                engine.set_leverage(uid, symbol, buy, sell)
+                return {}
+
+            return category, [(category, symbol)], work
+
+        return await self._private(request, endpoints.SET_LEVERAGE, prepare)
+
+    async def trading_stop(self, request: Request) -> Response:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+            body = _body(payload.encode())
+            category = _body_category(body, (Category.LINEAR,))
+            symbol = _body_text(body, "symbol", required=True)
+            tp = Decimal(_body_text(body, "takeProfit")) if _body_text(body, "takeProfit") else None
+            sl = Decimal(_body_text(body, "stopLoss")) if _body_text(body, "stopLoss") else None
+
+            def work(engine: MatchingEngine, uid: int) -> JSON:
+                engine.set_trading_stop(uid, symbol, take_profit=tp, stop_loss=sl)
+                return {}
+
+            return category, [(category, symbol)], work
+
+        return await self._private(request, TRADING_STOP, prepare)
+
+    # --- queries ------------------------------------------------------------------------------
+
+    async def realtime(self, request: Request) -> Response:
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+            category = category_param(request, _TRADED)
+            symbol, base, settle = (text_param(request, n) for n in ("symbol", "baseCoin", "settleCoin"))
+            if category is Category.LINEAR and not (symbol or base or settle):
+                raise ParamError(
+                    "Missing some parameters that must be filled in, symbol or settleCoin or baseCoin"
+                )
+            order_id, link = text_param(request, "orderId") or "", text_param(request, "orderLinkId") or ""
+            open_only = int_param(request, "openOnly", low=0, high=2, default=0)
+
+            def work(engine: MatchingEngine, uid: int) -> JSON:
+                orders = engine.open_orders(uid, category, symbol=symbol, base_coin=base, settle_coin=settle)
+                if open_only:
+                    recent = engine.closed_orders(uid, category, symbol=symbol)[:RECENT_CLOSED]
+                    orders = sorted(orders + recent, key=lambda o: o.created_time_ms, reverse=True)
+                if order_id or link:
+                    orders = [o for o in orders if _named(o, order_id, link)] or _lookup(
+                        engine, uid, category, order_id, link
+                    )
+                items = [encode_order(o) for o in orders if _coins_match(engine, o, base, settle)]
+                return _paged(items, request, category, high=50, default=20)
+
+            return category, [(category, symbol)] if symbol else [], work
+
+        return await self._private(request, endpoints.ORDER_REALTIME, prepare)
+
+    async def history(self, request: Request) -> Response:
+        now_ms = self.state.now_ms()
+
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+            category = category_param(request, _TRADED)
+            symbol, base, settle = (text_param(request, n) for n in ("symbol", "baseCoin", "settleCoin"))
+            order_id, link = text_param(request, "orderId") or "", text_param(request, "orderLinkId") or ""
+            status_text = text_param(request, "orderStatus")
+            try:
+                status = OrderStatus(status_text) if status_text else None
+            except ValueError:
+                raise ParamError(f"params error: orderStatus invalid: {status_text}") from None
+            start, end = _time_window(request, now_ms)
+
+            def work(engine: MatchingEngine, uid: int) -> JSON:
+                orders = engine.open_orders(uid, category, symbol=symbol) + engine.closed_orders(
+                    uid, category, symbol=symbol, status=status, start_ms=start, end_ms=end
+                )
+                orders = [
+                    o
+                    for o in orders
+                    if start <= o.created_time_ms <= end
+                    and (status is None or o.status is status)
+                    and (not (order_id or link) or _named(o, order_id, link))
+                    and _coins_match(engine, o, base, settle)
+                ]
+                orders.sort(key=lambda o: o.created_time_ms, reverse=True)
+                return _paged([encode_order(o) for o in orders], request, category, high=50, default=20)
+
+            return category, [], work
+
+        return await self._private(request, endpoints.ORDER_HISTORY, prepare)
+
+    async def executions(self, request: Request) -> Response:
+        now_ms = self.state.now_ms()
+
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+            category = category_param(request, _TRADED)
+            symbol = text_param(request, "symbol")
+            order_id, link = text_param(request, "orderId") or "", text_param(request, "orderLinkId") or ""
+            exec_text = text_param(request, "execType")
+            try:
+                exec_type = ExecType(exec_text) if exec_text else None
+            except ValueError:
+                raise ParamError(f"params error: execType invalid: {exec_text}") from None
+            start, end = _time_window(request, now_ms)
+
+            def work(engine: MatchingEngine, uid: int) -> JSON:
+                found = engine.executions(
+                    uid,
+                    category,
+                    symbol=symbol,
+                    order_id=order_id,
+                    order_link_id=link,
+                    exec_type=exec_type,
+                    start_ms=start,
+                    end_ms=end,
+                )
+                return _paged([encode_execution(e) for e in found], request, category, high=100, default=50)
+
+            return category, [], work
+
+        return await self._private(request, endpoints.EXECUTION_LIST, prepare)
+
+    async def positions(self, request: Request) -> Response:
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+            category = category_param(request, (Category.LINEAR,))
+            symbol, settle = text_param(request, "symbol"), text_param(request, "settleCoin")
+            if not (symbol or settle):
+                raise ParamError("Missing some parameters that must be filled in, symbol or settleCoin")
+
+            def work(engine: MatchingEngine, uid: int) -> JSON:
+                rows = engine.positions(uid, symbol=symbol, settle_coin=None if symbol else settle)
+                return _paged([encode_position(p) for p in rows], request, category, high=200, default=20)
+
+            return category, [(category, symbol)] if symbol else [], work
+
+        return await self._private(request, endpoints.POSITION_LIST, prepare)
+
+    async def wallet(self, request: Request) -> Response:
+        def prepare(_: str) -> tuple[None, list[tuple[Category, str]], Work]:
+            account_type = text_param(request, "accountType", required=True)
+            if account_type != "UNIFIED":
+                raise ParamError("accountType only support UNIFIED")
+            coins = [c for c in (text_param(request, "coin") or "").split(",") if c]
+
+            def work(engine: MatchingEngine, uid: int) -> JSON:
+                return {"list": [encode_wallet(engine.wallet(uid, coins))]}
+
+            return None, [], work
+
+        return await self._private(request, endpoints.WALLET_BALANCE, prepare)
+
+    async def fee_rate(self, request: Request) -> Response:
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+            category = category_param(request, _TRADED, default=Category.LINEAR)
+            symbol = text_param(request, "symbol")
+
+            def work(engine: MatchingEngine, uid: int) -> JSON:
+                rates = engine.fee_rates(uid, category, symbol=symbol)
+                return {"list": [encode_fee_rate(replace(r, base_coin="")) for r in rates]}
+
+            return category, [], work
+
+        return await self._private(request, endpoints.FEE_RATE, prepare)
+
+
+def _named(order: Order, order_id: str, link: str) -> bool:
+    return order.order_id == order_id if order_id else order.order_link_id == link
+
+
+def _lookup(engine: MatchingEngine, uid: int, category: Category, order_id: str, link: str) -> list[Order]:
+    try:
+        return [engine.get_order(uid, category, order_id=order_id, order_link_id=link)]
+    except BybitAPIError:
+        return []
+
+
+def _coins_match(engine: MatchingEngine, order: Order, base: str | None, settle: str | None) -> bool:
+    if base is None and settle is None:
+        return True
+    spec = next(s for s in engine.symbols() if s.symbol == order.symbol and s.category is order.category)
+    return (base is None or spec.instrument.base_coin == base) and (
+        settle is None or spec.instrument.settle_coin == settle
+    )
+
+
+def routes(state: SimState) -> Sequence[BaseRoute]:
+    """Return the private trading routes (installing a trading desk without accounts if none is)."""
+    handlers = TradingRoutes(state)
+    table: list[tuple[endpoints.Endpoint, Callable[[Request], Any]]] = [
+        (endpoints.ORDER_CREATE, handlers.create),
+        (endpoints.ORDER_AMEND, handlers.amend),
+        (endpoints.ORDER_CANCEL, handlers.cancel),
+        (endpoints.ORDER_CANCEL_ALL, handlers.cancel_all),
+        (endpoints.ORDER_REALTIME, handlers.realtime),
+        (endpoints.ORDER_HISTORY, handlers.history),
+        (endpoints.EXECUTION_LIST, handlers.executions),
+        (endpoints.POSITION_LIST, handlers.positions),
+        (endpoints.SET_LEVERAGE, handlers.set_leverage),
+        (TRADING_STOP, handlers.trading_stop),
+        (endpoints.WALLET_BALANCE, handlers.wallet),
+        (endpoints.FEE_RATE, handlers.fee_rate),
+    ]
+    return [Route(e.path, endpoint, methods=[e.method]) for e, endpoint in table]
