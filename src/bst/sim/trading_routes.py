@@ -39,6 +39,7 @@ from bst.bybit.signing import verify_rest_signature
 from bst.domain.errors import BybitAPIError
 from bst.domain.market import Category
 from bst.domain.orders import ExecType, Order, OrderStatus
+from bst.sim import ws_private
 from bst.sim.engine import MatchingEngine
 from bst.sim.replies import (
     ParamError,
@@ -468,7 +469,7 @@ def _coins_match(engine: MatchingEngine, order: Order, base: str | None, settle:
 
 
 def routes(state: SimState) -> Sequence[BaseRoute]:
-    """Return the private trading routes (installing a trading desk without accounts if none is)."""
+    """Return the private REST routes and the private stream (installing an empty desk if none is)."""
     handlers = TradingRoutes(state)
     table: list[tuple[endpoints.Endpoint, Callable[[Request], Any]]] = [
         (endpoints.ORDER_CREATE, handlers.create),
@@ -484,4 +485,5 @@ def routes(state: SimState) -> Sequence[BaseRoute]:
         (endpoints.WALLET_BALANCE, handlers.wallet),
         (endpoints.FEE_RATE, handlers.fee_rate),
     ]
-    return [Route(e.path, endpoint, methods=[e.method]) for e, endpoint in table]
+    rest: list[BaseRoute] = [Route(e.path, endpoint, methods=[e.method]) for e, endpoint in table]
+    return [*rest, *ws_private.routes(state)]
