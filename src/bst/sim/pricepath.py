@@ -207,7 +207,7 @@ class InstrumentPath:
     day inside a block are bit-identical.
     """
 
-    _CACHE_DAYS = 24
+    _CACHE_DAYS = 8
     BLOCK_DAYS = 8
 
     def __init__(self, seed: int, spec: InstrumentSpec, coin: CoinPath) -> None:
