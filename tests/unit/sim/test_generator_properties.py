@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bst.domain.market import MINUTE_MS, Category, Interval
+from bst.domain.market import MINUTE_MS, Bar, Category, Interval
 from bst.sim.catalog import utc_ms
 from bst.sim.generator import MarketGenerator
 from bst.sim.scale import DecimalScale
@@ -71,3 +71,44 @@ def test_kline_window_without_start_fills_the_limit_across_gaps(limit: int, back
     assert len(window) == limit
     assert int(window.open_time_ms[-1]) <= end
     assert (window.open_time_ms[1:] > window.open_time_ms[:-1]).all()
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    interval=st.sampled_from(
+        [Interval.M3, Interval.M5, Interval.M15, Interval.M30, Interval.H1, Interval.H2]
+    ),
+    start_min=st.integers(min_value=0, max_value=60 * 24 * 200),
+    span_min=st.integers(min_value=1, max_value=600),
+    live=st.booleans(),
+)
+def test_any_interval_over_any_range_aggregates_its_minutes_exactly(
+    interval: Interval, start_min: int, span_min: int, live: bool
+) -> None:
+    start = utc_ms("2024-01-01") + start_min * MINUTE_MS
+    end = start + span_min * MINUTE_MS
+    now = end - 17_345 if live else None
+    bar_start = interval.open_time_ms(start)
+    minutes = GEN.bars(
+        "XRPUSDT", Interval.M1, bar_start, interval.next_open_ms(interval.open_time_ms(end)) - 1, now_ms=now
+    )
+
+    bars = GEN.bars("XRPUSDT", interval, start, end, now_ms=now)
+
+    groups: dict[int, list[Bar]] = {}
+    for bar in minutes:
+        groups.setdefault(interval.open_time_ms(bar.open_time_ms), []).append(bar)
+    expected = [
+        Bar(
+            t,
+            g[0].open,
+            max(b.high for b in g),
+            min(b.low for b in g),
+            g[-1].close,
+            sum((b.volume for b in g), Decimal(0)),
+            sum((b.turnover for b in g), Decimal(0)),
+        )
+        for t, g in sorted(groups.items())
+        if start <= t <= (end if now is None else min(end, now))
+    ]
+    assert bars == expected
