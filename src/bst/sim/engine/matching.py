@@ -362,18 +362,27 @@ class Matcher:
 
     def on_levels_changed(self, sym: SymbolState, changes: list[tuple[bool, Decimal, Decimal]]) -> None:
         """Shrink queues where the external level shrank, then fill orders the book moved through."""
-        if self.venue.config.queue_model:
-            for is_bid, price, size in changes:
+        bids_changed = asks_changed = False
+        queue_model = self.venue.config.queue_model
+        for is_bid, price, size in changes:
+            if is_bid:
+                bids_changed = True
+            else:
+                asks_changed = True
+            if queue_model:
                 for order in sym.resting(is_bid).at_price(price):
                     if order.queue_ahead > size:
                         order.queue_ahead = size
-        self.match_crossed(sym)
+        # only new opposite liquidity can cross a resting order: asks for buys, bids for sells
+        sides = tuple(is_buy for is_buy, moved in ((True, asks_changed), (False, bids_changed)) if moved)
+        if sides:
+            self.match_crossed(sym, sides)
 
-    def match_crossed(self, sym: SymbolState) -> None:
+    def match_crossed(self, sym: SymbolState, sides: tuple[bool, ...] = (True, False)) -> None:
         """Fill resting orders whose price the opposite side of the book has reached, as makers."""
         touched: set[int] = set()
         book = sym.book
-        for is_buy in (True, False):
+        for is_buy in sides:
             resting = sym.resting(is_buy)
             while True:
                 order = resting.best()

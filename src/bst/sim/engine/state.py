@@ -226,6 +226,7 @@ def load(data: dict[str, Any]) -> Venue:
                 venue.sym_of(order).resting(order.is_buy).add(order)
         account.closed = {o["order_id"]: decode(Order, o) for o in raw["closed"]}
         account.executions = [decode(Execution, e) for e in raw["executions"]]
+    venue.refresh_funding_due()
     venue.pending = [
         (int(at), int(seq), str(action), _arguments_from_state(args))
         for at, seq, action, args in data["pending"]

@@ -101,6 +101,10 @@ class Timeline:
                 self.init_funding(sym)
         if now_ms < venue.now_ms:
             return
+        due = venue.funding_due_ms
+        if not venue.pending and (due is None or due > now_ms):
+            venue.now_ms = now_ms
+            return
         while True:
             funding_sym = min(
                 (s for s in venue.symbols.values() if s.next_funding_ms is not None),
@@ -117,6 +121,7 @@ class Timeline:
                 assert funding_sym is not None
                 venue.now_ms = max(venue.now_ms, funding_at)
                 funding_sym.next_funding_ms = funding_at + funding_sym.spec.funding_period_ms
+                venue.refresh_funding_due()
                 self.matcher.settle_funding(funding_sym, funding_at)
                 continue
             if pending_at is not None and pending_at <= now_ms:
@@ -153,6 +158,7 @@ class Timeline:
             return
         period = sym.spec.funding_period_ms
         sym.next_funding_ms = (self.venue.now_ms // period + 1) * period
+        self.venue.refresh_funding_due()
 
     def after_price_move(self, sym: SymbolState, *, flush: bool = True) -> None:
         """Run TP/SL (last price) and liquidation (mark price) checks when those prices changed."""

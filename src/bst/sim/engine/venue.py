@@ -107,7 +107,14 @@ class Venue:
         self.pending: list[tuple[int, int, str, dict[str, Any]]] = []
         """Heap of (arrival ms, request seq, action, arguments) still travelling to the book."""
         self.outbox: list[EngineEvent] = []
+        self.funding_due_ms: int | None = None
+        """The earliest funding time of any symbol (cached for the clock's fast path)."""
         self._dirty: dict[int, dict[str, None]] = {}
+
+    def refresh_funding_due(self) -> None:
+        """Recompute the earliest funding time after a symbol's schedule changed."""
+        times = [s.next_funding_ms for s in self.symbols.values() if s.next_funding_ms is not None]
+        self.funding_due_ms = min(times) if times else None
 
     # --- MarketView ---------------------------------------------------------------------------
 
