@@ -36,7 +36,7 @@ def busy_port() -> Iterator[int]:
 
 def test_sim_serves_until_sigterm_then_exits_cleanly() -> None:
     process = subprocess.Popen(
-        bst("sim", "--port", "0", "--seed", "5", "--ip-limit", "100/1s"),
+        bst("sim", "--port", "0", "--seed", "5", "--ip-limit", "100/1s", "--now", "2024-06-01T12:00:30.500"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -49,6 +49,7 @@ def test_sim_serves_until_sigterm_then_exits_cleanly() -> None:
         reply = httpx.get(
             f"{rest}/v5/market/kline", params={"symbol": "BTCUSDT", "interval": "1", "limit": 2}
         )
+        server_time = httpx.get(f"{rest}/v5/market/time").json()["time"]
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=15)
     finally:
@@ -58,7 +59,8 @@ def test_sim_serves_until_sigterm_then_exits_cleanly() -> None:
 
     assert banner.startswith("bst sim listening: REST http://127.0.0.1:")
     assert f"WebSocket {rest.replace('http', 'ws')}" in banner
-    assert "seed 5, 100 requests / 1 s per IP" in banner
+    assert "seed 5, 100 requests / 1 s per IP, clock frozen at 1717243230500)" in banner
+    assert server_time == 1_717_243_230_500
     assert reply.json()["retCode"] == 0
     assert reply.headers["X-Bapi-Limit"] == "100"
     assert len(reply.json()["result"]["list"]) == 2
@@ -101,3 +103,20 @@ def test_ip_limit_flag_forms(text: str, expected: tuple[int, float]) -> None:
 def test_bad_ip_limit_flags_are_refused(text: str) -> None:
     with pytest.raises(CliError, match="invalid --ip-limit"):
         parse_ip_limit(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-06-01", 1_717_200_000_000),
+        ("2024-06-01T12:00:30.5", 1_717_243_230_500),
+        ("1717243230500", 1_717_243_230_500),
+    ],
+)
+def test_now_flag_forms(text: str, expected: int) -> None:
+    assert sim_cmd.parse_instant(text) == expected
+
+
+def test_a_bad_now_flag_is_refused() -> None:
+    with pytest.raises(CliError, match="invalid --now 'yesterday'"):
+        sim_cmd.parse_instant("yesterday")

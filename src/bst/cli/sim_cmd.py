@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+from datetime import UTC, datetime
 
 import typer
 
 from bst.bybit.endpoints import IP_LIMIT_REQUESTS, IP_LIMIT_WINDOW_S, SIM_DEFAULT_PORT
 from bst.cli import common
+from bst.domain.clock import Clock, ManualClock
 from bst.sim.faults import FaultConfig, FaultConfigError
 from bst.sim.server import SimServer
 from bst.sim.state import SimConfig
@@ -59,9 +61,13 @@ def sim(
     ),
     no_gaps: bool = typer.Option(False, "--no-gaps", help="no maintenance gaps in the history"),
     access_log: bool = typer.Option(False, "--access-log", help="log every request"),
+    now: str | None = typer.Option(
+        None, "--now", help="freeze the sim clock at this UTC time (YYYY-MM-DD[THH:MM[:SS]] or epoch ms)"
+    ),
 ) -> None:
     """Run `bst sim`, a local Bybit v5 exchange (REST and WebSocket on one port), until stopped."""
     requests, window_s = parse_ip_limit(ip_limit)
+    clock = ManualClock(parse_instant(now)) if now is not None else None
     try:
         faults = FaultConfig(
             latency_ms=latency_ms,
@@ -89,12 +95,28 @@ def sim(
         access_log=access_log,
     )
     common.settings()
-    common.run_async(serve(config))
+    common.run_async(serve(config, clock))
 
 
-async def serve(config: SimConfig) -> None:
+def parse_instant(text: str) -> int:
+    """Return epoch ms of "2024-06-01", "2024-06-01T12:00[:30]" (UTC) or of an epoch-ms number."""
+    value = text.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise common.CliError(
+            f"invalid --now {text!r}: use YYYY-MM-DD[THH:MM[:SS]] (UTC) or epoch ms"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+async def serve(config: SimConfig, clock: Clock | None = None) -> None:
     """Start the sim, print where it listens, and stop it cleanly on SIGINT/SIGTERM."""
-    server = SimServer(config)
+    server = SimServer(config, clock)
     await server.start()
     limit = (
         f"{config.ip_limit_requests} requests / {config.ip_limit_window_s:g} s per IP"
@@ -103,7 +125,8 @@ async def serve(config: SimConfig) -> None:
     )
     common.console.print(
         f"bst sim listening: REST {server.base_url}  WebSocket {server.ws_url}  "
-        f"(seed {config.seed}, {limit}{', faults on' if config.faults.active else ''}); Ctrl-C stops it",
+        f"(seed {config.seed}, {limit}{', faults on' if config.faults.active else ''}"
+        f"{', clock frozen at ' + str(clock.now_ms()) if clock is not None else ''}); Ctrl-C stops it",
         soft_wrap=True,
     )
     stop = asyncio.Event()
