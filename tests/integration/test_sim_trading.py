@@ -294,3 +294,18 @@ def test_pybit_trades_against_the_sim(sim_factory: Any) -> None:
     assert wallet["result"]["list"][0]["coin"][0]["walletBalance"] == "100000"
     with pytest.raises(InvalidRequestError, match="110001"):
         session.cancel_order(category="linear", symbol=SYMBOL, orderId=placed["result"]["orderId"])
+
+
+def test_reset_starts_the_desk_over_at_the_sim_clock(trading: tuple[Any, Signed]) -> None:
+    sim, client = trading
+    client.order(side="Buy", orderType="Limit", qty="0.01", price="50000")
+    desk = desk_of(sim.state)
+    sim.set_clock(ManualClock(NOW + 60_000))
+
+    desk.reset()
+    desk.add_account(ApiAccount(KEY, SECRET, {"USDT": Decimal(5)}))
+
+    assert client.get("/v5/order/realtime", {"category": "linear", "symbol": SYMBOL})["result"]["list"] == []
+    wallet = client.get("/v5/account/wallet-balance", {"accountType": "UNIFIED"})["result"]["list"][0]
+    assert wallet["totalWalletBalance"] == "5"
+    assert desk.engine.now_ms == NOW + 60_000

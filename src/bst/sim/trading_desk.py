@@ -140,6 +140,22 @@ class TradingDesk:
             self._dirty = True
             return uid
 
+    def reset(self) -> None:
+        """Start over at the sim clock: a fresh engine, only the configured accounts, freshly funded.
+
+        For a sim shared between tests (whose clock is reset) or a demo that wants a clean slate.
+        """
+        with self.lock:
+            self.engine.drain_events()
+            self.engine = self._new_engine()
+            self.keys = {}
+            self.fed_ms = {}
+            self.book_ms = {}
+            for account in self.config.accounts:
+                uid = self.engine.open_account(dict(account.balances))
+                self.keys[account.api_key] = (account.api_secret, uid)
+            self._dirty = True
+
     def credentials(self, api_key: str) -> tuple[str, int] | None:
         """Return (secret, uid) of a known API key, or None."""
         return self.keys.get(api_key)
