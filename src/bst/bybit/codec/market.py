@@ -204,7 +204,7 @@ def encode_instrument(inst: Instrument) -> JSON:
         "launchTime": str(inst.launch_time_ms),
         "deliveryTime": "0",
         "deliveryFeeRate": "",
-        "priceScale": str(max(0, -int(inst.tick_size.normalize().as_tuple().exponent))),
+        "priceScale": str(max(0, -int(inst.tick_size.as_tuple().exponent))),
         "leverageFilter": {
             "minLeverage": str(inst.min_leverage),
             "maxLeverage": str(inst.max_leverage),
@@ -294,7 +294,7 @@ def encode_ticker(t: Ticker, category: Category) -> JSON:
         {
             "indexPrice": _s(t.index_price),
             "markPrice": _s(t.mark_price),
-            "prevPrice1h": _s(t.prev_price_24h),
+            "prevPrice1h": "",  # the domain Ticker carries no 1 h price; the sim fills its own
             "openInterest": _s(t.open_interest),
             "openInterestValue": _s(
                 None if t.open_interest is None else t.open_interest * (t.mark_price or t.last_price)
