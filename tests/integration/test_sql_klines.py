@@ -17,7 +17,7 @@ from bst.data.sql import (
     KlineDatabase,
     head_revision,
     normalize_url,
-    records_from_bars,
+    rows_from_bars,
 )
 from bst.domain.errors import ConfigError
 from bst.domain.market import Bar, Category, Interval
@@ -26,11 +26,9 @@ T0 = 1_704_067_200_000  # 2024-01-01
 MIN = 60_000
 
 
-def records(
-    count: int, start: int = T0, close: str = "42000.1"
-) -> list[tuple[int, str, str, str, str, str, str]]:
+def records(count: int, start: int = T0, close: str = "42000.1") -> list[list[str]]:
     return [
-        (start + i * MIN, "42000.5", "42010", "41990.25", close, "12.3456", "518374.12345678901234567")
+        [str(start + i * MIN), "42000.5", "42010", "41990.25", close, "12.3456", "518374.12345678901234567"]
         for i in range(count)
     ]
 
@@ -91,7 +89,16 @@ async def test_sqlite_round_trip_is_exact_and_upserts_replace(sqlite_db: KlineDa
     assert [(c.symbol, c.rows, c.first_open_ms, c.last_open_ms) for c in counts] == [
         ("BTCUSDT", 1005, T0, T0 + 1004 * MIN)
     ]
-    assert records_from_bars(bars[:1]) == [records(1)[0]]
+    assert rows_from_bars(bars[:1]) == [records(1)[0]]
+
+
+async def test_a_repeated_open_time_in_one_batch_keeps_the_last(sqlite_db: KlineDatabase) -> None:
+    batch = records(2) + records(1, close="99") + records(1, T0 + MIN, close="98")
+    await sqlite_db.upsert_klines(Category.LINEAR, "BTCUSDT", Interval.M1, batch)
+    bars = await sqlite_db.fetch_bars(Category.LINEAR, "BTCUSDT", Interval.M1, T0, T0 + 10 * MIN)
+    assert [b.close for b in bars] == [Decimal("99"), Decimal("98")]
+    with pytest.raises(ConfigError, match="invalid symbol"):
+        await sqlite_db.upsert_klines(Category.LINEAR, "btc'; drop", Interval.M1, batch)
 
 
 async def test_series_are_kept_apart(sqlite_db: KlineDatabase) -> None:
@@ -126,9 +133,12 @@ async def test_postgres_needs_an_explicit_upgrade_then_upserts_exactly(pg_url: s
         assert await db.upgrade() == (None, head_revision())
         await db.upsert_klines(Category.LINEAR, "ETHUSDT", Interval.M1, records(5000))
         await db.upsert_klines(Category.LINEAR, "ETHUSDT", Interval.M1, records(3, T0 + 4999 * MIN, "7"))
+        batch = records(1, T0, close="5") + records(1, T0, close="6")
+        await db.upsert_klines(Category.LINEAR, "ETHUSDT", Interval.M1, batch)
         bars = await db.fetch_bars(Category.LINEAR, "ETHUSDT", Interval.M1, T0, T0 + 10_000 * MIN)
         assert len(bars) == 5002
-        assert bars[0].turnover == Decimal("518374.12345678901234567")
+        assert bars[0].close == Decimal("6")  # a repeated key within one batch: the last wins
+        assert bars[1].turnover == Decimal("518374.12345678901234567")
         assert [b.close for b in bars[4998:]] == [
             Decimal("42000.1"),
             Decimal("7"),

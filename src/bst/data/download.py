@@ -23,10 +23,10 @@ import structlog
 
 from bst.data.arrays import KlineArrays, concat
 from bst.data.cache import KlineCache
-from bst.data.fetching import Page, closed_before, dedup_records, fetch_page
+from bst.data.fetching import Page, closed_before, fetch_page, rows_between
 from bst.data.manifest import SeriesKey
 from bst.data.ranges import RangeSet, Span, Window, count_bars, count_bars_in, find_gaps, plan_windows
-from bst.data.sql import KlineDatabase, KlineRecord
+from bst.data.sql import KlineDatabase, KlineRow
 from bst.data.store import KlineStore, partition_span
 from bst.domain.clock import Clock, SystemClock
 from bst.domain.errors import BstError, ConfigError
@@ -107,7 +107,7 @@ class _FileBuffer:
     end_ms: int
     pending: int = 0
     parts: list[KlineArrays] = field(default_factory=list)
-    records: list[KlineRecord] = field(default_factory=list)
+    rows: list[KlineRow] = field(default_factory=list)
     fetched: list[Span] = field(default_factory=list)
     gaps: list[Span] = field(default_factory=list)
 
@@ -218,7 +218,7 @@ class _SeriesDownload:
                         window.start_ms,
                         window.end_ms,
                         limit=self.limit,
-                        want_records=self.database is not None,
+                        want_rows=self.database is not None,
                     )
                 await self._complete(index, window, page)
             except Exception as e:
@@ -254,8 +254,9 @@ class _SeriesDownload:
                 buffer.parts.append(page.bars.between(lo, hi))
                 buffer.fetched.append((lo, hi))
                 buffer.gaps.extend(gaps.clip(lo, hi))
-                if page.records is not None:
-                    buffer.records.extend(r for r in page.records if lo <= r[0] < hi)
+                if page.rows is not None:
+                    whole = lo == window.start_ms and hi == window.end_ms
+                    buffer.rows.extend(page.rows if whole else rows_between(page.rows, lo, hi))
             buffer.pending -= 1
             if buffer.pending == 0:
                 ready.append(buffer)
@@ -274,9 +275,9 @@ class _SeriesDownload:
         fetched = RangeSet.of(buffer.fetched)
         gaps = RangeSet.of(buffer.gaps)
         async with self.write_lock:
-            if self.database is not None and buffer.records:
+            if self.database is not None and buffer.rows:
                 await self.database.upsert_klines(
-                    self.key.category, self.key.symbol, self.key.interval, dedup_records(buffer.records)
+                    self.key.category, self.key.symbol, self.key.interval, buffer.rows
                 )
             gained = await asyncio.to_thread(
                 self.store.write,

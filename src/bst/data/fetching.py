@@ -1,4 +1,4 @@
-"""One request's worth of candles from a KlineSource, as columns (and exact records when asked).
+"""One request's worth of candles from a KlineSource, as columns (and exact wire rows when asked).
 
 A source that offers `fetch_kline_rows` (the KlineRowSource port) is read as raw rows: parsed
 straight to float columns, with the same strings kept as exact SQL values. Any other KlineSource
@@ -11,18 +11,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from bst.data.arrays import KlineArrays
-from bst.data.sql import KlineRecord, records_from_bars, records_from_rows
+from bst.data.sql import KlineRow, rows_from_bars
 from bst.domain.market import Category, Interval
 from bst.domain.ports import KlineSource
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """The bars one request returned inside its window: normalized columns + optional exact records."""
+    """The bars one request returned inside its window: normalized columns + optional exact rows.
+
+    `rows` (wire rows, only when asked) are in the source's order and may repeat an open time.
+    """
 
     bars: KlineArrays
-    records: list[KlineRecord] | None
+    rows: Sequence[KlineRow] | None
     received: int
 
 
@@ -40,41 +45,41 @@ async def fetch_page(
     end_ms: int,
     *,
     limit: int = 1000,
-    want_records: bool = False,
+    want_rows: bool = False,
 ) -> Page:
     """Fetch the bars opening in `[start_ms, end_ms)`; anything the source sends outside is dropped."""
     last_open = end_ms - 1
-    records: list[KlineRecord] | None = None
+    exact: Sequence[KlineRow] | None = None
     if has_rows(source):
         fetch_rows: Any = source.fetch_kline_rows  # type: ignore[attr-defined]
-        rows: Sequence[Sequence[str]] = await fetch_rows(
-            category, symbol, interval, start_ms, last_open, limit
-        )
+        rows: Sequence[KlineRow] = await fetch_rows(category, symbol, interval, start_ms, last_open, limit)
         bars = KlineArrays.from_rows(rows)
-        if want_records:
-            records = records_from_rows(rows)
+        if want_rows:
+            exact = rows
     else:
         domain_bars = await source.fetch_klines(category, symbol, interval, start_ms, last_open, limit)
         bars = KlineArrays.from_bars(domain_bars)
-        if want_records:
-            records = records_from_bars(domain_bars)
+        if want_rows:
+            exact = rows_from_bars(domain_bars)
     received = len(bars)
     ts = bars.open_time_ms
     inside = (ts >= start_ms) & (ts < end_ms)
     if not inside.all():
         bars = bars.take(inside)
-        if records is not None:
-            records = [r for r in records if start_ms <= r[0] < end_ms]
-    bars = bars.normalized()
-    if records is not None and len(records) != len(bars):
-        records = dedup_records(records)
-    return Page(bars, records, received)
+        if exact is not None:
+            exact = [exact[i] for i in np.flatnonzero(inside).tolist()]
+    return Page(bars.normalized(), exact, received)
 
 
-def dedup_records(records: Sequence[KlineRecord]) -> list[KlineRecord]:
-    """Return records sorted by open time, the last of each open time kept."""
-    latest = {r[0]: r for r in records}
-    return [latest[t] for t in sorted(latest)]
+def rows_between(rows: Sequence[KlineRow], start_ms: int, end_ms: int) -> Sequence[KlineRow]:
+    """Return the rows whose open time lies in `[start_ms, end_ms)`."""
+    if not rows:
+        return rows
+    ts = np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+    inside = (ts >= start_ms) & (ts < end_ms)
+    if inside.all():
+        return rows
+    return [rows[i] for i in np.flatnonzero(inside).tolist()]
 
 
 def closed_before(interval: Interval, now_ms: int) -> int:

@@ -10,7 +10,9 @@ Writes are bulk upserts: `executemany` on SQLite, COPY into a staging table on P
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -50,8 +52,10 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "bst_alembic_version"
 PRICE_FIELDS = ("open", "high", "low", "close", "volume", "turnover")
 
-KlineRecord = tuple[int, str, str, str, str, str, str]
-"""(open_time_ms, open, high, low, close, volume, turnover) with exact decimal strings."""
+KlineRow = Sequence[str]
+"""One bar as the exchange prints it: `[open_time_ms, open, high, low, close, volume, turnover]`."""
+
+_SAFE_NAME = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,39}$")
 
 
 class DatabaseError(BstError):
@@ -236,21 +240,26 @@ class KlineDatabase:
             raise DatabaseError(f"cannot open database {self.safe_url}: {_reason(e)}") from e
 
     async def upsert_klines(
-        self, category: Category, symbol: str, interval: Interval, records: Sequence[KlineRecord]
+        self, category: Category, symbol: str, interval: Interval, rows: Sequence[KlineRow]
     ) -> int:
-        """Insert or replace bars by (category, symbol, interval, open_time); return rows written."""
-        if not records:
+        """Insert or replace bars by (category, symbol, interval, open_time); return rows given.
+
+        `rows` are wire rows (7 decimal strings, any order; a repeated open time: the last wins).
+        """
+        if not rows:
             return 0
+        if not _SAFE_NAME.match(symbol):
+            raise ConfigError(f"invalid symbol {symbol!r}: use the exchange's upper-case name")
         await self.open()
         try:
             async with self.engine.begin() as conn:
                 if self.dialect == "sqlite":
-                    await _upsert_sqlite(conn, category.value, symbol, interval.value, records)
+                    await _upsert_sqlite(conn, category.value, symbol, interval.value, rows)
                 else:
-                    await _upsert_postgres(conn, category.value, symbol, interval.value, records)
+                    await _upsert_postgres(conn, category.value, symbol, interval.value, rows)
         except (OperationalError, DBAPIError, OSError) as e:
             raise DatabaseError(f"writing klines to {self.safe_url} failed: {_reason(e)}") from e
-        return len(records)
+        return len(rows)
 
     async def fetch_bars(
         self, category: Category, symbol: str, interval: Interval, start_ms: int, end_ms: int
@@ -296,15 +305,18 @@ class KlineDatabase:
         await self.engine.dispose()
 
 
-def records_from_rows(rows: Iterable[Sequence[str]]) -> list[KlineRecord]:
-    """Return exact records from exchange kline rows (7 decimal strings each)."""
-    return [(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
-
-
-def records_from_bars(bars: Iterable[Bar]) -> list[KlineRecord]:
-    """Return exact records from domain bars."""
+def rows_from_bars(bars: Iterable[Bar]) -> list[list[str]]:
+    """Return wire rows (exact decimal strings) of domain bars."""
     return [
-        (b.open_time_ms, str(b.open), str(b.high), str(b.low), str(b.close), str(b.volume), str(b.turnover))
+        [
+            str(b.open_time_ms),
+            str(b.open),
+            str(b.high),
+            str(b.low),
+            str(b.close),
+            str(b.volume),
+            str(b.turnover),
+        ]
         for b in bars
     ]
 
@@ -323,38 +335,49 @@ _UPDATE = ", ".join(f"{name} = excluded.{name}" for name in PRICE_FIELDS)
 _CONFLICT = 'ON CONFLICT (category, symbol, "interval", open_time) DO UPDATE SET ' + _UPDATE
 
 
+def _literal(value: str) -> str:
+    # Only enum values and names matching _SAFE_NAME get here: quoting cannot be escaped.
+    return "'" + value.replace("'", "''") + "'"
+
+
 async def _upsert_sqlite(
-    conn: AsyncConnection, category: str, symbol: str, interval: str, records: Sequence[KlineRecord]
+    conn: AsyncConnection, category: str, symbol: str, interval: str, rows: Sequence[KlineRow]
 ) -> None:
-    sql = f"INSERT INTO klines ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {_CONFLICT}"
-    params = [(category, symbol, interval, *r) for r in records]
-    await conn.exec_driver_sql(sql, params)
+    # The series key is inlined (validated) so each wire row binds as it is; SQLite's INTEGER
+    # affinity stores the open-time text as an integer.
+    key = f"{_literal(category)}, {_literal(symbol)}, {_literal(interval)}"
+    sql = f"INSERT INTO klines ({_COLUMNS}) VALUES ({key}, ?, ?, ?, ?, ?, ?, ?) {_CONFLICT}"
+    await conn.exec_driver_sql(sql, [tuple(r) for r in rows])
 
 
 async def _upsert_postgres(
-    conn: AsyncConnection, category: str, symbol: str, interval: str, records: Sequence[KlineRecord]
+    conn: AsyncConnection, category: str, symbol: str, interval: str, rows: Sequence[KlineRow]
 ) -> None:
+    # COPY the rows as CSV text into a staging table (PostgreSQL parses NUMERIC text exactly),
+    # then one set-based upsert; DISTINCT ON because a key may repeat within one batch.
     await conn.execute(
         text(
             "CREATE TEMP TABLE IF NOT EXISTS klines_stage "
-            "(open_time BIGINT, open NUMERIC, high NUMERIC, low NUMERIC, close NUMERIC, "
+            "(seq BIGSERIAL, open_time BIGINT, open NUMERIC, high NUMERIC, low NUMERIC, close NUMERIC, "
             "volume NUMERIC, turnover NUMERIC) ON COMMIT DELETE ROWS"
         )
     )
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None  # an open pooled connection always has its driver connection
-    staged = [(r[0], *(Decimal(x) for x in r[1:])) for r in records]
-    await driver.copy_records_to_table(
+    payload = ("\n".join(",".join(r) for r in rows) + "\n").encode()
+    await driver.copy_to_table(
         "klines_stage",
-        records=staged,
+        source=io.BytesIO(payload),
         columns=["open_time", "open", "high", "low", "close", "volume", "turnover"],
+        format="csv",
     )
     await conn.execute(
         text(
             f"INSERT INTO klines ({_COLUMNS}) "
-            "SELECT :category, :symbol, :interval, open_time, open, high, low, close, volume, turnover "
-            f"FROM klines_stage {_CONFLICT}"
+            "SELECT DISTINCT ON (open_time) :category, :symbol, :interval, "
+            "open_time, open, high, low, close, volume, turnover "
+            f"FROM klines_stage ORDER BY open_time, seq DESC {_CONFLICT}"
         ),
         {"category": category, "symbol": symbol, "interval": interval},
     )
