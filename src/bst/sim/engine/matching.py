@@ -25,7 +25,7 @@ from bst.domain.orders import (
     TimeInForce,
     cancelled_status,
 )
-from bst.domain.portfolio import apply_fill, funding_fee
+from bst.domain.portfolio import apply_fill
 from bst.sim.engine.accounts import Account, margin_summary
 from bst.sim.engine.venue import SymbolState, Venue
 from bst.sim.engine.working import WorkingOrder
@@ -545,58 +545,3 @@ class Matcher:
             self.fill(order, sym, order.qty, mark, is_maker=False, exec_type=ExecType.BUST_TRADE)
             self.complete(order)
             venue.touch(account.uid, symbol)
-
-    def settle_funding(self, sym: SymbolState, at_ms: int) -> None:
-        """Charge or credit funding on every open position of `sym` at the settlement time `at_ms`."""
-        venue = self.venue
-        mark = sym.reference_price()
-        if mark is None or not sym.holders:
-            return
-        rate = sym.funding_rate if sym.funding_rate is not None else sym.spec.default_funding_rate
-        settle = sym.spec.instrument.settle_coin
-        for uid in sorted(sym.holders):
-            account = venue.accounts[uid]
-            position = account.positions[sym.spec.symbol]
-            if position.size == 0:
-                continue
-            fee = funding_fee(position.size, mark, rate)
-            if account.fees.fee_quantum is not None:
-                fee = account.fees.fee(fee, Decimal(1))
-            size = abs(position.size)
-            execution = Execution(
-                exec_id=venue.ids.next_uuid(),
-                order_id=venue.ids.next_uuid(),
-                order_link_id="",
-                category=Category.LINEAR,
-                symbol=sym.spec.symbol,
-                side=Side.BUY if position.size > 0 else Side.SELL,
-                order_type=OrderType.UNKNOWN,
-                order_price=_ZERO,
-                order_qty=_ZERO,
-                leaves_qty=_ZERO,
-                exec_type=ExecType.FUNDING,
-                exec_price=mark,
-                exec_qty=size,
-                exec_value=size * mark,
-                exec_fee=fee,
-                fee_rate=rate,
-                fee_currency=settle,
-                is_maker=False,
-                closed_size=_ZERO,
-                exec_pnl=_ZERO,
-                exec_time_ms=at_ms,
-                seq=venue.next_exec_seq(),
-                mark_price=mark,
-                create_type="",
-            )
-            coin = account.coin(settle)
-            coin.wallet -= fee
-            coin.cum_realised -= fee
-            position.cur_realised -= fee
-            position.cum_realised -= fee
-            position.updated_ms = at_ms
-            position.seq = execution.seq
-            venue.record_execution(account, execution)
-            venue.touch(uid, sym.spec.symbol)
-        for uid in sorted(sym.holders):
-            self.check_liquidation(venue.accounts[uid])

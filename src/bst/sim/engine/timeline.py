@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from bst.domain.orders import CancelType, OrderStatus, RejectReason, TimeInForce
+from bst.sim.engine.funding import settle_funding
 from bst.sim.engine.matching import Matcher
 from bst.sim.engine.venue import SymbolState, Venue
 from bst.sim.engine.working import WorkingOrder
@@ -122,7 +123,8 @@ class Timeline:
                 venue.now_ms = max(venue.now_ms, funding_at)
                 funding_sym.next_funding_ms = funding_at + funding_sym.spec.funding_period_ms
                 venue.refresh_funding_due()
-                self.matcher.settle_funding(funding_sym, funding_at)
+                for uid in settle_funding(venue, funding_sym, funding_at):
+                    self.matcher.check_liquidation(venue.accounts[uid])
                 continue
             if pending_at is not None and pending_at <= now_ms:
                 _, _, action, arguments = heapq.heappop(venue.pending)
