@@ -131,7 +131,10 @@ class KlineArrays:
         """Return the candles sorted by open time, keeping the last occurrence of each open time."""
         if self.is_normalized():
             return self
-        order = np.argsort(self.open_time_ms, kind="stable")
+        ts = self.open_time_ms
+        if bool(np.all(ts[1:] < ts[:-1])):  # newest first, as Bybit sends a page
+            return self.take(slice(None, None, -1))
+        order = np.argsort(ts, kind="stable")
         ts = self.open_time_ms[order]
         keep = np.empty(ts.shape[0], dtype=bool)
         keep[:-1] = ts[1:] != ts[:-1]

@@ -220,8 +220,16 @@ def plan_windows(interval: Interval, ranges: RangeSet, limit: int = 1000) -> lis
 
 def missing_opens(interval: Interval, start_ms: int, end_ms: int, received: I64) -> I64:
     """Return the grid open times in `[start_ms, end_ms)` that `received` (ascending) lacks."""
+    length = interval.fixed_ms
+    n = received.shape[0]
+    if length is not None and n:
+        # Fast path: a complete window (strictly ascending, on the grid, first to last bar).
+        first = first_open_at_or_after(interval, start_ms)
+        count = count_bars(interval, start_ms, end_ms)
+        if n == count and received[0] == first and bool(np.all(np.diff(received) == length)):
+            return np.empty(0, dtype=np.int64)
     expected = grid(interval, start_ms, end_ms)
-    if received.shape[0] == 0:
+    if n == 0:
         return expected
     present = np.isin(expected, received, assume_unique=True)
     return expected[~present]
