@@ -15,7 +15,7 @@ from typing import Protocol
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from bst.sim import routes_admin, routes_market, trading_routes
+from bst.sim import routes_admin, routes_market, trading_routes, ws_public
 from bst.sim.gateway import Gateway
 from bst.sim.state import SimState
 
@@ -33,6 +33,7 @@ ROUTE_MODULES: tuple[ModuleType | RouteModule, ...] = (
     routes_market,
     routes_admin,
     trading_routes,
+    ws_public,
 )
 
 
