@@ -1,5 +1,6 @@
 """Private payload parsers (orders, executions, positions, wallet, fees) on the recorded fixtures."""
 
+import dataclasses
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -190,3 +191,11 @@ def test_order_request_round_trips_through_the_wire(req: OrderRequest) -> None:
     assert all(isinstance(body[k], str) for k in ("qty", "price"))
     decoded = orders.decode_order_request(json.loads(json.dumps(body)))
     assert decoded == req
+
+
+def test_encoders_never_print_exponents(fixtures_dir: Path) -> None:
+    item = rest(fixtures_dir, "ccxt_execution_list_linear_trade.json")["list"][0]
+    ex = orders.parse_execution(item, Category.LINEAR)
+    tiny = dataclasses.replace(ex, exec_fee=Decimal("9.99E-7"), exec_value=Decimal("1E+2"))
+    wire = orders.encode_execution(tiny)
+    assert (wire["execFee"], wire["execValue"]) == ("0.000000999", "100")

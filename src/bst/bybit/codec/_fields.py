@@ -37,6 +37,13 @@ def boolean(value: Any) -> bool:
     return bool(value)
 
 
+def num(value: Decimal | int) -> str:
+    """Return a number as Bybit prints it: plain digits, never an exponent (`9.99E-7` -> `0.000000999`)."""
+    if isinstance(value, int):
+        return str(value)
+    return format(value, "f")
+
+
 def text(value: Decimal | int | None, *, empty: str = "") -> str:
-    """Return how Bybit prints an optional number: its string, or `empty`."""
-    return empty if value is None else str(value)
+    """Return how Bybit prints an optional number: its plain digits, or `empty`."""
+    return empty if value is None else num(value)

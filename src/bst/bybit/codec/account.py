@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bst.bybit.codec._fields import boolean, dec, integer, opt_dec, text
+from bst.bybit.codec._fields import boolean, dec, integer, num, opt_dec, text
 from bst.domain.market import Category
 from bst.domain.portfolio import CoinBalance, FeeRate, Position, PositionSide, PositionStatus, WalletBalance
 
@@ -51,40 +51,40 @@ def encode_position(pos: Position, *, ws: bool = False) -> JSON:
         "riskLimitValue": "2000000",
         "symbol": pos.symbol,
         "side": pos.side.value,
-        "size": str(pos.size),
-        "positionValue": str(pos.position_value),
+        "size": num(pos.size),
+        "positionValue": num(pos.position_value),
         "tradeMode": 0,
         "autoAddMargin": pos.auto_add_margin,
         "positionStatus": pos.position_status.value,
-        "leverage": str(pos.leverage),
-        "markPrice": str(pos.mark_price),
+        "leverage": num(pos.leverage),
+        "markPrice": num(pos.mark_price),
         "liqPrice": text(pos.liq_price),
         "bustPrice": text(pos.bust_price),
-        "positionIM": str(pos.position_im),
-        "positionMM": str(pos.position_mm),
-        "positionBalance": str(pos.position_im),
+        "positionIM": num(pos.position_im),
+        "positionMM": num(pos.position_mm),
+        "positionBalance": num(pos.position_im),
         "tpslMode": "Full",
         "takeProfit": text(pos.take_profit, empty="0"),
         "stopLoss": text(pos.stop_loss, empty="0"),
         "trailingStop": "0",
-        "unrealisedPnl": str(pos.unrealised_pnl),
-        "curRealisedPnl": str(pos.cur_realised_pnl),
-        "cumRealisedPnl": str(pos.cum_realised_pnl),
+        "unrealisedPnl": num(pos.unrealised_pnl),
+        "curRealisedPnl": num(pos.cur_realised_pnl),
+        "cumRealisedPnl": num(pos.cum_realised_pnl),
         "adlRankIndicator": 2 if pos.size else 0,
-        "createdTime": str(pos.created_time_ms),
-        "updatedTime": str(pos.updated_time_ms),
+        "createdTime": num(pos.created_time_ms),
+        "updatedTime": num(pos.updated_time_ms),
         "seq": pos.seq,
         "isReduceOnly": pos.is_reduce_only,
         "leverageSysUpdatedTime": "",
         "mmrSysUpdatedTime": "",
     }
     if ws:
-        item["entryPrice"] = str(pos.avg_price)
+        item["entryPrice"] = num(pos.avg_price)
         item["category"] = pos.category.value
         item["sessionAvgPrice"] = ""
     else:
-        item["avgPrice"] = str(pos.avg_price)
-        item["breakEvenPrice"] = str(pos.avg_price)
+        item["avgPrice"] = num(pos.avg_price)
+        item["breakEvenPrice"] = num(pos.avg_price)
         item["openTime"] = pos.created_time_ms if pos.size else 0
     return item
 
@@ -136,36 +136,36 @@ def encode_wallet(w: WalletBalance) -> JSON:
     """Return one wallet-balance list item as Bybit prints it."""
     return {
         "accountType": w.account_type,
-        "totalEquity": str(w.total_equity),
-        "totalWalletBalance": str(w.total_wallet_balance),
-        "totalMarginBalance": str(w.total_margin_balance),
-        "totalAvailableBalance": str(w.total_available_balance),
-        "totalPerpUPL": str(w.total_perp_upl),
-        "totalInitialMargin": str(w.total_initial_margin),
-        "totalMaintenanceMargin": str(w.total_maintenance_margin),
+        "totalEquity": num(w.total_equity),
+        "totalWalletBalance": num(w.total_wallet_balance),
+        "totalMarginBalance": num(w.total_margin_balance),
+        "totalAvailableBalance": num(w.total_available_balance),
+        "totalPerpUPL": num(w.total_perp_upl),
+        "totalInitialMargin": num(w.total_initial_margin),
+        "totalMaintenanceMargin": num(w.total_maintenance_margin),
         "accountIMRate": text(w.account_im_rate),
         "accountMMRate": text(w.account_mm_rate),
         "accountLTV": "0",
         "coin": [
             {
                 "coin": c.coin,
-                "equity": str(c.equity),
-                "usdValue": str(c.usd_value),
-                "walletBalance": str(c.wallet_balance),
-                "locked": str(c.locked),
-                "borrowAmount": str(c.borrow_amount),
-                "accruedInterest": str(c.accrued_interest),
-                "totalOrderIM": str(c.total_order_im),
-                "totalPositionIM": str(c.total_position_im),
-                "totalPositionMM": str(c.total_position_mm),
-                "unrealisedPnl": str(c.unrealised_pnl),
-                "cumRealisedPnl": str(c.cum_realised_pnl),
-                "bonus": str(c.bonus),
+                "equity": num(c.equity),
+                "usdValue": num(c.usd_value),
+                "walletBalance": num(c.wallet_balance),
+                "locked": num(c.locked),
+                "borrowAmount": num(c.borrow_amount),
+                "accruedInterest": num(c.accrued_interest),
+                "totalOrderIM": num(c.total_order_im),
+                "totalPositionIM": num(c.total_position_im),
+                "totalPositionMM": num(c.total_position_mm),
+                "unrealisedPnl": num(c.unrealised_pnl),
+                "cumRealisedPnl": num(c.cum_realised_pnl),
+                "bonus": num(c.bonus),
                 "marginCollateral": c.margin_collateral,
                 "collateralSwitch": c.collateral_switch,
                 "spotBorrow": "0",
                 "spotHedgingQty": "0",
-                "availableToWithdraw": str(c.available_to_withdraw),
+                "availableToWithdraw": num(c.available_to_withdraw),
                 "free": "",
             }
             for c in w.coins
@@ -190,8 +190,8 @@ def encode_fee_rate(rate: FeeRate) -> JSON:
     """Return one fee-rate list item."""
     item: JSON = {
         "symbol": rate.symbol,
-        "takerFeeRate": str(rate.taker_fee_rate),
-        "makerFeeRate": str(rate.maker_fee_rate),
+        "takerFeeRate": num(rate.taker_fee_rate),
+        "makerFeeRate": num(rate.maker_fee_rate),
     }
     if rate.base_coin:
         item["baseCoin"] = rate.base_coin

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bst.bybit.codec._fields import num
 from bst.domain.instrument import Instrument
 from bst.domain.market import (
     Bar,
@@ -92,13 +93,13 @@ def parse_price_klines(result: JSON) -> list[PriceBar]:
 def encode_kline_row(bar: Bar) -> list[str]:
     """Return one wire kline row (7 strings)."""
     return [
-        str(bar.open_time_ms),
-        str(bar.open),
-        str(bar.high),
-        str(bar.low),
-        str(bar.close),
-        str(bar.volume),
-        str(bar.turnover),
+        num(bar.open_time_ms),
+        num(bar.open),
+        num(bar.high),
+        num(bar.low),
+        num(bar.close),
+        num(bar.volume),
+        num(bar.turnover),
     ]
 
 
@@ -111,7 +112,7 @@ def encode_klines(category: Category, symbol: str, bars: Iterable[Bar]) -> JSON:
 
 def encode_price_klines(category: Category, symbol: str, bars: Iterable[PriceBar]) -> JSON:
     """Return a mark-price kline result, newest first."""
-    rows = [[str(b.open_time_ms), str(b.open), str(b.high), str(b.low), str(b.close)] for b in bars]
+    rows = [[num(b.open_time_ms), num(b.open), num(b.high), num(b.low), num(b.close)] for b in bars]
     rows.reverse()
     return {"category": category.value, "symbol": symbol, "list": rows}
 
@@ -183,16 +184,16 @@ def encode_instrument(inst: Instrument) -> JSON:
             "marginTrading": "utaOnly",
             "stTag": "0",
             "lotSizeFilter": {
-                "basePrecision": str(inst.qty_step),
+                "basePrecision": num(inst.qty_step),
                 "quotePrecision": "0.00000001",
-                "minOrderQty": str(inst.min_qty),
-                "maxOrderQty": str(inst.max_qty),
-                "minOrderAmt": str(inst.min_notional),
+                "minOrderQty": num(inst.min_qty),
+                "maxOrderQty": num(inst.max_qty),
+                "minOrderAmt": num(inst.min_notional),
                 "maxOrderAmt": "8000000",
-                "maxLimitOrderQty": str(inst.max_qty),
-                "maxMarketOrderQty": str(inst.max_market_qty),
+                "maxLimitOrderQty": num(inst.max_qty),
+                "maxMarketOrderQty": num(inst.max_market_qty),
             },
-            "priceFilter": {"tickSize": str(inst.tick_size)},
+            "priceFilter": {"tickSize": num(inst.tick_size)},
             "riskParameters": {"priceLimitRatioX": "0.05", "priceLimitRatioY": "0.05"},
         }
     return {
@@ -201,27 +202,27 @@ def encode_instrument(inst: Instrument) -> JSON:
         "status": inst.status,
         "baseCoin": inst.base_coin,
         "quoteCoin": inst.quote_coin,
-        "launchTime": str(inst.launch_time_ms),
+        "launchTime": num(inst.launch_time_ms),
         "deliveryTime": "0",
         "deliveryFeeRate": "",
-        "priceScale": str(max(0, -int(inst.tick_size.as_tuple().exponent))),
+        "priceScale": num(max(0, -int(inst.tick_size.as_tuple().exponent))),
         "leverageFilter": {
-            "minLeverage": str(inst.min_leverage),
-            "maxLeverage": str(inst.max_leverage),
-            "leverageStep": str(inst.leverage_step),
+            "minLeverage": num(inst.min_leverage),
+            "maxLeverage": num(inst.max_leverage),
+            "leverageStep": num(inst.leverage_step),
         },
         "priceFilter": {
-            "minPrice": str(inst.min_price),
-            "maxPrice": str(inst.max_price),
-            "tickSize": str(inst.tick_size),
+            "minPrice": num(inst.min_price),
+            "maxPrice": num(inst.max_price),
+            "tickSize": num(inst.tick_size),
         },
         "lotSizeFilter": {
-            "maxOrderQty": str(inst.max_qty),
-            "minOrderQty": str(inst.min_qty),
-            "qtyStep": str(inst.qty_step),
-            "postOnlyMaxOrderQty": str(inst.max_qty),
-            "maxMktOrderQty": str(inst.max_market_qty),
-            "minNotionalValue": str(inst.min_notional),
+            "maxOrderQty": num(inst.max_qty),
+            "minOrderQty": num(inst.min_qty),
+            "qtyStep": num(inst.qty_step),
+            "postOnlyMaxOrderQty": num(inst.max_qty),
+            "maxMktOrderQty": num(inst.max_market_qty),
+            "minNotionalValue": num(inst.min_notional),
         },
         "unifiedMarginTrade": True,
         "fundingInterval": inst.funding_interval_min,
@@ -268,7 +269,7 @@ def parse_tickers(result: JSON) -> list[Ticker]:
 
 
 def _s(value: Decimal | int | None) -> str:
-    return "" if value is None else str(value)
+    return "" if value is None else num(value)
 
 
 def encode_ticker(t: Ticker, category: Category) -> JSON:
@@ -279,7 +280,7 @@ def encode_ticker(t: Ticker, category: Category) -> JSON:
         "bid1Size": _s(t.bid1_size),
         "ask1Price": _s(t.ask1_price),
         "ask1Size": _s(t.ask1_size),
-        "lastPrice": str(t.last_price),
+        "lastPrice": num(t.last_price),
         "prevPrice24h": _s(t.prev_price_24h),
         "price24hPcnt": _s(t.price_24h_pcnt),
         "highPrice24h": _s(t.high_price_24h),
@@ -343,8 +344,8 @@ def encode_orderbook(book: BookSnapshot) -> JSON:
     """Return an order-book result as Bybit prints it."""
     return {
         "s": book.symbol,
-        "b": [[str(p), str(q)] for p, q in book.bids],
-        "a": [[str(p), str(q)] for p, q in book.asks],
+        "b": [[num(p), num(q)] for p, q in book.bids],
+        "a": [[num(p), num(q)] for p, q in book.asks],
         "ts": book.ts_ms,
         "u": book.update_id,
         "seq": book.seq if book.seq is not None else book.update_id,
@@ -377,13 +378,13 @@ def encode_recent_trades(category: Category, trades: Iterable[Trade]) -> JSON:
         {
             "execId": t.trade_id,
             "symbol": t.symbol,
-            "price": str(t.price),
-            "size": str(t.size),
+            "price": num(t.price),
+            "size": num(t.size),
             "side": t.side.value,
-            "time": str(t.ts_ms),
+            "time": num(t.ts_ms),
             "isBlockTrade": t.is_block_trade,
             "isRPITrade": False,
-            "seq": str(t.seq if t.seq is not None else 0),
+            "seq": num(t.seq if t.seq is not None else 0),
         }
         for t in trades
     ]
@@ -400,4 +401,4 @@ def parse_server_time(result: JSON, envelope_time_ms: int | None = None) -> Serv
 
 def encode_server_time(time_ns: int) -> JSON:
     """Return a /v5/market/time result."""
-    return {"timeSecond": str(time_ns // 1_000_000_000), "timeNano": str(time_ns)}
+    return {"timeSecond": num(time_ns // 1_000_000_000), "timeNano": num(time_ns)}

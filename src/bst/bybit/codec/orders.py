@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bst.bybit.codec._fields import boolean, dec, integer, opt_dec, text
+from bst.bybit.codec._fields import boolean, dec, integer, num, opt_dec, text
 from bst.domain.market import Category, Side
 from bst.domain.orders import (
     AmendRequest,
@@ -33,10 +33,10 @@ def encode_order_request(req: OrderRequest) -> JSON:
         "symbol": req.symbol,
         "side": req.side.value,
         "orderType": req.order_type.value,
-        "qty": str(req.qty),
+        "qty": num(req.qty),
     }
     if req.price is not None and req.order_type is OrderType.LIMIT:
-        body["price"] = str(req.price)
+        body["price"] = num(req.price)
     if req.time_in_force is not None:
         body["timeInForce"] = req.time_in_force.value
     if req.order_link_id:
@@ -50,9 +50,9 @@ def encode_order_request(req: OrderRequest) -> JSON:
     if req.market_unit is not None:
         body["marketUnit"] = req.market_unit.value
     if req.take_profit is not None:
-        body["takeProfit"] = str(req.take_profit)
+        body["takeProfit"] = num(req.take_profit)
     if req.stop_loss is not None:
-        body["stopLoss"] = str(req.stop_loss)
+        body["stopLoss"] = num(req.stop_loss)
     return body
 
 
@@ -94,7 +94,7 @@ def encode_amend_request(req: AmendRequest) -> JSON:
         ("stopLoss", req.stop_loss),
     ):
         if value is not None:
-            body[key] = str(value)
+            body[key] = num(value)
     return body
 
 
@@ -172,8 +172,8 @@ def encode_order(order: Order, *, ws: bool = False) -> JSON:
         "orderLinkId": order.order_link_id,
         "blockTradeId": "",
         "symbol": order.symbol,
-        "price": str(order.price),
-        "qty": str(order.qty),
+        "price": num(order.price),
+        "qty": num(order.qty),
         "side": order.side.value,
         "isLeverage": "",
         "positionIdx": order.position_idx,
@@ -182,11 +182,11 @@ def encode_order(order: Order, *, ws: bool = False) -> JSON:
         "cancelType": order.cancel_type or "UNKNOWN",
         "rejectReason": order.reject_reason or "EC_NoError",
         "avgPrice": text(order.avg_price, empty="0" if ws else ""),
-        "leavesQty": str(order.leaves_qty),
-        "leavesValue": str(order.leaves_value),
-        "cumExecQty": str(order.cum_exec_qty),
-        "cumExecValue": str(order.cum_exec_value),
-        "cumExecFee": str(order.cum_exec_fee),
+        "leavesQty": num(order.leaves_qty),
+        "leavesValue": num(order.leaves_value),
+        "cumExecQty": num(order.cum_exec_qty),
+        "cumExecValue": num(order.cum_exec_value),
+        "cumExecFee": num(order.cum_exec_fee),
         "timeInForce": order.time_in_force.value,
         "orderType": order.order_type.value,
         "stopOrderType": order.stop_order_type,
@@ -211,15 +211,15 @@ def encode_order(order: Order, *, ws: bool = False) -> JSON:
         "smpType": "None",
         "smpGroup": 0,
         "smpOrderId": "",
-        "createdTime": str(order.created_time_ms),
-        "updatedTime": str(order.updated_time_ms),
+        "createdTime": num(order.created_time_ms),
+        "updatedTime": num(order.updated_time_ms),
     }
     if order.category is not Category.OPTION:
-        item["cumFeeDetail"] = {order.fee_currency: str(order.cum_exec_fee)} if order.fee_currency else {}
+        item["cumFeeDetail"] = {order.fee_currency: num(order.cum_exec_fee)} if order.fee_currency else {}
     if ws:
         item["category"] = order.category.value
         item["feeCurrency"] = order.fee_currency
-        item["closedPnl"] = str(order.closed_pnl)
+        item["closedPnl"] = num(order.closed_pnl)
     return item
 
 
@@ -267,36 +267,36 @@ def encode_execution(ex: Execution, *, ws: bool = False) -> JSON:
         "orderId": ex.order_id,
         "orderLinkId": ex.order_link_id,
         "side": ex.side.value,
-        "orderPrice": str(ex.order_price),
-        "orderQty": str(ex.order_qty),
-        "leavesQty": str(ex.leaves_qty),
+        "orderPrice": num(ex.order_price),
+        "orderQty": num(ex.order_qty),
+        "leavesQty": num(ex.leaves_qty),
         "createType": ex.create_type,
         "orderType": ex.order_type.value,
         "stopOrderType": ex.stop_order_type or "UNKNOWN",
-        "execFee": str(ex.exec_fee),
+        "execFee": num(ex.exec_fee),
         "execId": ex.exec_id,
-        "execPrice": str(ex.exec_price),
-        "execQty": str(ex.exec_qty),
+        "execPrice": num(ex.exec_price),
+        "execQty": num(ex.exec_qty),
         "execType": ex.exec_type.value,
-        "execValue": str(ex.exec_value),
-        "execTime": str(ex.exec_time_ms),
+        "execValue": num(ex.exec_value),
+        "execTime": num(ex.exec_time_ms),
         "feeCurrency": ex.fee_currency,
         "isMaker": ex.is_maker,
-        "feeRate": str(ex.fee_rate),
+        "feeRate": num(ex.fee_rate),
         "tradeIv": "",
         "markIv": "",
         "markPrice": text(ex.mark_price),
         "indexPrice": "",
         "underlyingPrice": "",
         "blockTradeId": "",
-        "closedSize": str(ex.closed_size),
+        "closedSize": num(ex.closed_size),
         "seq": ex.seq,
         "marketUnit": ex.market_unit.value if ex.market_unit else "",
         "extraFees": "",
     }
     if ws:
         item["category"] = ex.category.value
-        item["execPnl"] = str(ex.exec_pnl)
+        item["execPnl"] = num(ex.exec_pnl)
         item["isLeverage"] = "0"
     return item
 
