@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Literal, overload
 
 import pandas as pd
 
@@ -66,6 +67,28 @@ class KlineFetcher:
         self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
 
+    @overload
+    async def get_klines(
+        self,
+        symbol: str,
+        interval: Interval | str | int,
+        limit: int = ...,
+        *,
+        include_open: bool = ...,
+        as_numpy: Literal[False] = ...,
+    ) -> pd.DataFrame: ...
+
+    @overload
+    async def get_klines(
+        self,
+        symbol: str,
+        interval: Interval | str | int,
+        limit: int = ...,
+        *,
+        include_open: bool = ...,
+        as_numpy: Literal[True],
+    ) -> KlineArrays: ...
+
     async def get_klines(
         self,
         symbol: str,
@@ -101,6 +124,28 @@ class KlineFetcher:
                 bars = bars.tail(limit)
         return bars if as_numpy else bars.to_frame()
 
+    @overload
+    async def get_klines_historical(
+        self,
+        symbol: str,
+        interval: Interval | str | int,
+        total_candles: int = ...,
+        end_time: TimeLike = ...,
+        *,
+        as_numpy: Literal[False] = ...,
+    ) -> pd.DataFrame: ...
+
+    @overload
+    async def get_klines_historical(
+        self,
+        symbol: str,
+        interval: Interval | str | int,
+        total_candles: int = ...,
+        end_time: TimeLike = ...,
+        *,
+        as_numpy: Literal[True],
+    ) -> KlineArrays: ...
+
     async def get_klines_historical(
         self,
         symbol: str,
@@ -134,10 +179,15 @@ class KlineFetcher:
     ) -> dict[str, pd.DataFrame | KlineArrays]:
         """Return the newest `limit` closed bars of every symbol, fetched concurrently."""
         wanted = list(dict.fromkeys(s.upper() for s in symbols))
-        results = await asyncio.gather(
-            *(self.get_klines(s, interval, limit, as_numpy=as_numpy) for s in wanted)
-        )
+        results = await asyncio.gather(*(self._recent(s, interval, limit, as_numpy) for s in wanted))
         return dict(zip(wanted, results, strict=True))
+
+    async def _recent(
+        self, symbol: str, interval: Interval | str | int, limit: int, as_numpy: bool
+    ) -> pd.DataFrame | KlineArrays:
+        if as_numpy:
+            return await self.get_klines(symbol, interval, limit, as_numpy=True)
+        return await self.get_klines(symbol, interval, limit)
 
     async def _page(self, symbol: str, interval: Interval, start_ms: int, end_ms: int) -> KlineArrays:
         async with self._slots:
