@@ -6,6 +6,8 @@ import asyncio
 import re
 import signal
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 import typer
 
@@ -15,8 +17,19 @@ from bst.domain.clock import Clock, ManualClock
 from bst.sim.faults import FaultConfig, FaultConfigError
 from bst.sim.server import SimServer
 from bst.sim.state import SimConfig
+from bst.sim.trading_desk import ApiAccount, TradingConfig, install
 
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
+
+
+API_KEYS_OPTION = typer.Option([], "--api-key", help="an account's API key (repeat for more accounts)")
+API_SECRETS_OPTION = typer.Option([], "--api-secret", help="its API secret (one per --api-key)")
+BALANCES_OPTION = typer.Option(
+    [], "--balance", help="USDT each account starts with (one for all, or one per --api-key; default 100000)"
+)
+STATE_FILE_OPTION = typer.Option(
+    None, "--state-file", help="keep accounts, orders and positions here across sim restarts"
+)
 
 
 def parse_ip_limit(text: str) -> tuple[int, float]:
@@ -64,6 +77,13 @@ def sim(
     now: str | None = typer.Option(
         None, "--now", help="freeze the sim clock at this UTC time (YYYY-MM-DD[THH:MM[:SS]] or epoch ms)"
     ),
+    api_keys: list[str] = API_KEYS_OPTION,
+    api_secrets: list[str] = API_SECRETS_OPTION,
+    balances: list[str] = BALANCES_OPTION,
+    state_file: Path | None = STATE_FILE_OPTION,
+    order_latency_ms: int = typer.Option(
+        0, "--order-latency-ms", min=0, help="delay before orders reach the book"
+    ),
 ) -> None:
     """Run `bst sim`, a local Bybit v5 exchange (REST and WebSocket on one port), until stopped."""
     requests, window_s = parse_ip_limit(ip_limit)
@@ -94,8 +114,39 @@ def sim(
         gaps=not no_gaps,
         access_log=access_log,
     )
+    trading = trading_config(api_keys, api_secrets, balances, state_file, order_latency_ms)
     common.settings()
-    common.run_async(serve(config, clock))
+    common.run_async(serve(config, clock, trading))
+
+
+def trading_config(
+    api_keys: list[str], api_secrets: list[str], balances: list[str], state_file: Path | None, latency_ms: int
+) -> TradingConfig:
+    """Return the sim's trading accounts from the CLI flags, or raise CliError saying what is wrong."""
+    if len(api_keys) != len(api_secrets):
+        raise common.CliError(
+            f"give one --api-secret per --api-key (got {len(api_keys)} keys, {len(api_secrets)} secrets)"
+        )
+    if len(set(api_keys)) != len(api_keys):
+        raise common.CliError("each --api-key must be different")
+    if balances and len(balances) not in (1, len(api_keys)):
+        raise common.CliError("give one --balance for all accounts or one per --api-key")
+    amounts: list[Decimal] = []
+    for text in balances or ["100000"]:
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            amount = Decimal(-1)
+        if not amount.is_finite() or amount < 0:
+            raise common.CliError(f"invalid --balance {text!r}: give a USDT amount like 100000")
+        amounts.append(amount)
+    if len(amounts) == 1:
+        amounts *= max(1, len(api_keys))
+    accounts = tuple(
+        ApiAccount(key, secret, {"USDT": amount})
+        for key, secret, amount in zip(api_keys, api_secrets, amounts, strict=False)
+    )
+    return TradingConfig(accounts=accounts, state_file=state_file, latency_ms=latency_ms)
 
 
 def parse_instant(text: str) -> int:
@@ -114,9 +165,10 @@ def parse_instant(text: str) -> int:
     return int(parsed.timestamp() * 1000)
 
 
-async def serve(config: SimConfig, clock: Clock | None = None) -> None:
+async def serve(config: SimConfig, clock: Clock | None = None, trading: TradingConfig | None = None) -> None:
     """Start the sim, print where it listens, and stop it cleanly on SIGINT/SIGTERM."""
     server = SimServer(config, clock)
+    install(server.state, trading or TradingConfig())
     await server.start()
     limit = (
         f"{config.ip_limit_requests} requests / {config.ip_limit_window_s:g} s per IP"
@@ -126,7 +178,8 @@ async def serve(config: SimConfig, clock: Clock | None = None) -> None:
     common.console.print(
         f"bst sim listening: REST {server.base_url}  WebSocket {server.ws_url}  "
         f"(seed {config.seed}, {limit}{', faults on' if config.faults.active else ''}"
-        f"{', clock frozen at ' + str(clock.now_ms()) if clock is not None else ''}); Ctrl-C stops it",
+        f"{', clock frozen at ' + str(clock.now_ms()) if clock is not None else ''}"
+        f"{accounts_note(trading)}); Ctrl-C stops it",
         soft_wrap=True,
     )
     stop = asyncio.Event()
@@ -141,6 +194,15 @@ async def serve(config: SimConfig, clock: Clock | None = None) -> None:
             loop.remove_signal_handler(sig)
         await server.stop()
     common.console.print("bst sim stopped", soft_wrap=True)
+
+
+def accounts_note(trading: TradingConfig | None) -> str:
+    """Return how many trading accounts the sim serves, for the start-up line (keys never printed)."""
+    count = len(trading.accounts) if trading is not None else 0
+    if count == 0:
+        return ", no trading accounts: add --api-key/--api-secret to trade"
+    persisted = f", state in {trading.state_file}" if trading is not None and trading.state_file else ""
+    return f", {count} trading account{'s' if count > 1 else ''}{persisted}"
 
 
 def register(app: typer.Typer) -> None:
