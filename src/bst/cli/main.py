@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 # Command groups, one module each (keep this list sorted).
-from bst.cli import config_cmd, data_cmd, db_cmd, download_cmd, market_cmd, sim_cmd, trade_cmd  # noqa: E402
+from bst.cli import config_cmd, data_cmd, db_cmd, download_cmd, market_cmd, sim_cmd, stream_cmd, trade_cmd  # noqa: E402
 
 config_cmd.register(app)
 data_cmd.register(app)
@@ -29,6 +29,7 @@ db_cmd.register(app)
 download_cmd.register(app)
 market_cmd.register(app)
 sim_cmd.register(app)
+stream_cmd.register(app)
 trade_cmd.register(app)
 
 

@@ -15,10 +15,13 @@ import heapq
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
+
+import structlog
 
 from bst.bybit.codec.ws_public import OpReply, PublicDecoder, Unhandled
 from bst.data.recording import (
@@ -37,6 +40,7 @@ from bst.domain.errors import ConfigError
 from bst.domain.events import MarketEvent
 from bst.domain.market import Category
 
+log = structlog.get_logger(__name__)
 _TS = re.compile(r'"ts"\s*:\s*(\d+)')
 
 
@@ -50,6 +54,7 @@ class ReplayStats:
     replies: int = 0
     unhandled: int = 0
     marks: int = 0
+    truncated: int = 0
     unhandled_reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -59,9 +64,21 @@ def _open_text(path: Path) -> IO[str]:
     return path.open("r", encoding="utf-8", newline="\n")
 
 
-def _lines(handle: IO[str]) -> Iterator[str]:
-    for line in handle:
-        yield line[:-1] if line.endswith("\n") else line
+def _lines(handle: IO[str], stats: ReplayStats | None = None, name: str = "") -> Iterator[str]:
+    try:
+        for line in handle:
+            if line.endswith("\n"):
+                yield line[:-1]
+            else:
+                yield line
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        # A recorder killed mid-write leaves a gzip stream without its end; everything flushed
+        # before that is intact, and a replay keeps it.
+        if stats is not None:
+            stats.truncated += 1
+        log.warning(
+            "recording ends abruptly; replayed up to the last complete record", file=name, error=str(e)
+        )
 
 
 def _bybit_lines(
@@ -125,10 +142,10 @@ def read_file(
                     if member.endswith(".gz"):
                         data = cast(IO[bytes], gzip.GzipFile(fileobj=raw_member))
                     text = io.TextIOWrapper(data, encoding="utf-8", newline="\n")
-                    yield from _dispatch(_lines(text), category, stats, marks)
+                    yield from _dispatch(_lines(text, stats, member), category, stats, marks)
         return
     with _open_text(path) as handle:
-        yield from _dispatch(_lines(handle), category, stats, marks)
+        yield from _dispatch(_lines(handle, stats, path.name), category, stats, marks)
 
 
 def _dispatch(
