@@ -116,9 +116,11 @@ class PublicStreams:
         self.muted = bool(muted)
 
     def reset(self) -> None:
-        """Clear every fault setting."""
+        """Clear every fault setting and the message counters (open connections stay)."""
         with self._lock:
             self._skip_deltas = 0
+            self.deltas_skipped = 0
+        self.messages_sent = 0
         self.delay_ms = 0
         self.muted = False
 
