@@ -1,0 +1,609 @@
+"""Bybit v5 private WebSocket client: authenticated account events with a gap-safe hand-over.
+
+One `PrivateStream` is one connection to `/v5/private`. On every (re)connect it
+
+1. authenticates (`op: auth`, expires = exchange time + `auth_expiry_s`, HMAC signature); refused
+   credentials end the stream with `BybitAuthError`/`BybitSignatureError` instead of a reconnect loop;
+2. subscribes to its topics (all-in-one `order`, `execution`, `position`, `wallet` by default) and
+   waits for the ack; a refusal ends the stream with `PrivateSubscriptionError`;
+3. re-reads over REST (the `PrivateRestReader` port, e.g. a `BybitRestClient`) the fills executed
+   since it was last known current, the open and recently closed orders, positions and wallet, emits
+   them as `source=RESYNC` events and then a `ResyncEvent`: a consumer such as the order tracker
+   misses no fill that happened while the stream was down.
+
+Messages become typed events (`OrdersEvent`, `ExecutionsEvent`, `PositionsEvent`, `WalletsEvent`)
+with exchange and receive times; events are never dropped (the queue is unbounded: a dropped private
+event would be a missed fill). JSON pings go out every `ping_interval_s` of the injected clock; a
+connection that stays silent `pong_timeout_s` after a ping is declared dead and replaced, with
+exponential backoff and jitter. A malformed data message, or `request_resync()`, triggers another
+re-read. Secrets never appear in reprs or logs.
+
+Consume with `async for event in stream`; `wait_live()` / `wait_synced()` raise the fatal error, if any.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import structlog
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from bst.bybit.codec.ws_private import ALL_IN_ONE_TOPICS, check_private_topics, decode_private, encode_auth
+from bst.bybit.codec.ws_public import OpReply, Unhandled, encode_request
+from bst.bybit.signing import ws_auth_signature
+from bst.domain.account_events import (
+    AccountEvent,
+    AccountEventSource,
+    ExecutionsEvent,
+    OrdersEvent,
+    PositionsEvent,
+    ResyncEvent,
+    WalletsEvent,
+)
+from bst.domain.clock import Clock, SystemClock
+from bst.domain.errors import (
+    BybitAPIError,
+    BybitAuthError,
+    BybitInvalidParameterError,
+    BybitSignatureError,
+    BybitTimeoutError,
+    ConfigError,
+)
+from bst.exchange.config import Credentials
+from bst.exchange.rest import BybitRestClient
+from bst.exchange.ws_private_resync import PrivateRestReader, ResyncPlan, ResyncSnapshot, reread
+
+log = structlog.get_logger(__name__)
+
+_CLOSED: Any = object()
+
+
+class PrivateSubscriptionError(BybitInvalidParameterError):
+    """Bybit (or the local check) refused the private topics; the message says why."""
+
+
+class _SessionEndedError(Exception):
+    """This connection cannot go on (no ack, re-read failed, auth to retry): reconnect."""
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateStreamConfig:
+    """Where to connect, with which key, and how to keep the connection (times in clock seconds)."""
+
+    base_url: str
+    credentials: Credentials = field(repr=False)
+    topics: tuple[str, ...] = ALL_IN_ONE_TOPICS
+    resync: ResyncPlan = field(default_factory=ResyncPlan)
+    auth_expiry_s: float = 10.0
+    ping_interval_s: float = 20.0
+    pong_timeout_s: float = 10.0
+    ack_timeout_s: float = 10.0
+    open_timeout_s: float = 10.0
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    reconnect_factor: float = 2.0
+    reconnect_jitter: float = 0.2
+    max_auth_failures: int = 3
+    resync_attempts: int = 3
+    max_active_time: str | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if (reason := check_private_topics(self.topics)) is not None:
+            raise ConfigError(f"private stream topics: {reason}")
+        if not 0 < self.pong_timeout_s < self.ping_interval_s:
+            raise ConfigError("pong_timeout_s must be positive and shorter than ping_interval_s")
+        if self.reconnect_initial_s <= 0 or self.reconnect_max_s < self.reconnect_initial_s:
+            raise ConfigError("reconnect delays must be positive, the maximum at least the initial one")
+        if self.auth_expiry_s <= 0 or self.ack_timeout_s <= 0:
+            raise ConfigError("auth_expiry_s and ack_timeout_s must be positive")
+        if self.max_auth_failures < 1 or self.resync_attempts < 1:
+            raise ConfigError("max_auth_failures and resync_attempts must be at least 1")
+
+    @property
+    def url(self) -> str:
+        """Return the stream URL, e.g. wss://stream.bybit.com/v5/private?max_active_time=60s."""
+        url = f"{self.base_url.rstrip('/')}/v5/private"
+        return f"{url}?max_active_time={self.max_active_time}" if self.max_active_time else url
+
+
+@dataclass(slots=True)
+class PrivateStreamStats:
+    """Counters of one stream since it started."""
+
+    connects: int = 0
+    reconnects: int = 0
+    connect_failures: int = 0
+    disconnects: int = 0
+    dead_connections: int = 0
+    auth_failures: int = 0
+    messages: int = 0
+    events: int = 0
+    orders: int = 0
+    executions: int = 0
+    positions: int = 0
+    wallets: int = 0
+    pings_sent: int = 0
+    pongs: int = 0
+    unhandled: int = 0
+    malformed: int = 0
+    resyncs: int = 0
+    resync_failures: int = 0
+    resync_executions: int = 0
+    resync_orders: int = 0
+
+
+class PrivateStream:
+    """One authenticated private connection, its REST hand-over and its event queue."""
+
+    def __init__(
+        self,
+        config: PrivateStreamConfig,
+        *,
+        rest: PrivateRestReader | None = None,
+        clock: Clock | None = None,
+        exchange_time: Callable[[], int] | None = None,
+        on_raw: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.stats = PrivateStreamStats()
+        self._rest = rest
+        if exchange_time is None:
+            exchange_time = rest.http.exchange_now_ms if isinstance(rest, BybitRestClient) else None
+        self._exchange_time: Callable[[], int] = exchange_time or self.clock.now_ms
+        self._on_raw = on_raw
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._live = False
+        self._synced = False
+        self._changed = asyncio.Event()
+        self._closing = False
+        self._fatal: BaseException | None = None
+        self._req_ids = itertools.count(1)
+        self._pending: dict[str, tuple[str, asyncio.Future[OpReply]]] = {}
+        self._rng = random.Random(config.seed)
+        self._attempt = 0
+        self._auth_failures = 0
+        self._need_time_sync = isinstance(rest, BybitRestClient)
+        self._last_rx = 0.0
+        self._since_ms: int | None = None
+        self._covered_ms: int | None = None
+        self._resync_wanted = asyncio.Event()
+        self.connection = 0
+
+    def __repr__(self) -> str:
+        return f"PrivateStream(url={self.config.url!r}, live={self._live}, connection={self.connection})"
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self, since_ms: int | None = None) -> None:
+        """Start connecting in the background; the first re-read covers fills since `since_ms`.
+
+        `since_ms` (exchange time) defaults to the first subscription minus the plan's overlap.
+        """
+        if self._task is None:
+            self._since_ms = since_ms
+            self._task = asyncio.create_task(self._run(), name="bst-ws-private")
+
+    async def close(self) -> None:
+        """Close the connection and end the event iteration."""
+        self._closing = True
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        self._set_live(False)
+        self._queue.put_nowait(_CLOSED)
+
+    async def __aenter__(self) -> PrivateStream:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def __aiter__(self) -> PrivateStream:
+        return self
+
+    async def __anext__(self) -> AccountEvent:
+        item = await self._queue.get()
+        if item is _CLOSED:
+            self._queue.put_nowait(_CLOSED)  # later readers stop too
+            if self._fatal is not None:
+                raise self._fatal
+            raise StopAsyncIteration
+        event: AccountEvent = item
+        return event
+
+    @property
+    def live(self) -> bool:
+        """Return whether the connection is authenticated and subscribed."""
+        return self._live
+
+    @property
+    def synced(self) -> bool:
+        """Return whether the REST hand-over of the current connection is complete."""
+        return self._synced
+
+    @property
+    def error(self) -> BaseException | None:
+        """Return the error that ended the stream, if any."""
+        return self._fatal
+
+    async def wait_live(self, timeout_s: float | None = None) -> None:
+        """Wait until authenticated and subscribed; raise the stream's fatal error if it ends."""
+        await self.wait_state(lambda: self._live, timeout_s)
+
+    async def wait_synced(self, timeout_s: float | None = None) -> None:
+        """Wait until the current connection's REST hand-over is complete (or the fatal error)."""
+        await self.wait_state(lambda: self._synced, timeout_s)
+
+    async def wait_state(self, predicate: Callable[[], bool], timeout_s: float | None = None) -> None:
+        """Wait until `predicate()` holds, re-checked on every state change of the stream."""
+
+        async def watch() -> None:
+            while True:
+                changed = self._changed
+                if self._fatal is not None:
+                    raise self._fatal
+                if predicate():
+                    return
+                await changed.wait()
+
+        await self._wait_clock(watch(), timeout_s, "the private stream did not reach the expected state")
+
+    def request_resync(self) -> None:
+        """Re-read the account over REST now (e.g. when a consumer sees fills it lacks)."""
+        self._resync_wanted.set()
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def _set_live(self, live: bool, synced: bool = False) -> None:
+        self._live, self._synced = live, synced and live
+        self._notify()
+
+    def _fail(self, error: BaseException) -> None:
+        self._fatal = error
+        self._set_live(False)
+        self._queue.put_nowait(_CLOSED)
+        log.error("private stream stopped", url=self.config.url, error=str(error))
+
+    # --- the connection ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        cfg = self.config
+        while not self._closing:
+            await self._sync_time_if_needed()
+            try:
+                ws = await connect(
+                    cfg.url,
+                    open_timeout=cfg.open_timeout_s,
+                    ping_interval=None,
+                    close_timeout=1.0,
+                    max_size=2**24,
+                    compression=None,
+                )
+            except InvalidURI as e:
+                self._fail(ConfigError(f"invalid WebSocket URL {cfg.url!r}: {e}"))
+                return
+            except (OSError, TimeoutError, InvalidHandshake) as e:
+                self.stats.connect_failures += 1
+                self._notify()
+                log.warning("private stream connect failed", url=cfg.url, error=str(e) or type(e).__name__)
+                await self._backoff()
+                continue
+            try:
+                await self._session(ws)
+            except (BybitAuthError, PrivateSubscriptionError) as e:
+                self._fail(e)
+                return
+            except _SessionEndedError as e:
+                log.warning("private stream session ended", url=cfg.url, reason=str(e))
+            finally:
+                self._ws = None
+                for _, future in self._pending.values():
+                    future.cancel()
+                self._pending.clear()
+                if self._fatal is None:
+                    self._set_live(False)
+            if self._closing:
+                return
+            self.stats.disconnects += 1
+            log.warning("private stream disconnected", url=cfg.url, connection=self.connection)
+            await self._backoff()
+
+    async def _sync_time_if_needed(self) -> None:
+        rest = self._rest
+        if not self._need_time_sync or not isinstance(rest, BybitRestClient):
+            return
+        try:
+            await rest.sync_time()
+            self._need_time_sync = False
+        except BybitAPIError as e:  # auth can still work with our own clock; the next connect retries
+            log.warning("private stream could not sync the exchange clock", error=str(e))
+
+    async def _backoff(self) -> None:
+        cfg = self.config
+        delay = min(cfg.reconnect_max_s, cfg.reconnect_initial_s * cfg.reconnect_factor**self._attempt)
+        delay *= 1 + cfg.reconnect_jitter * (2 * self._rng.random() - 1)
+        self._attempt += 1
+        await self.clock.sleep(delay)
+
+    async def _session(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self.connection += 1
+        self.stats.connects += 1
+        if self.connection > 1:
+            self.stats.reconnects += 1
+        self._last_rx = self.clock.monotonic()
+        self._notify()
+        log.info("private stream connected", url=self.config.url, connection=self.connection)
+        reader = asyncio.create_task(self._read(ws))
+        keepalive = asyncio.create_task(self._keepalive(ws))
+        setup = asyncio.create_task(self._setup(ws))
+        pending: set[asyncio.Task[None]] = {reader, keepalive, setup}
+        try:
+            while True:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if setup in done and (error := setup.exception()) is not None:
+                    raise error
+                if reader in done or keepalive in done:
+                    return
+        finally:
+            for task in (reader, keepalive, setup):
+                task.cancel()
+            for task in (reader, keepalive, setup):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 1.0)
+
+    async def _setup(self, ws: ClientConnection) -> None:
+        """Authenticate, subscribe, hand over from REST; then serve re-read requests."""
+        await self._authenticate(ws)
+        await self._subscribe(ws)
+        subscribed_ms = self._exchange_time()
+        self._attempt = 0
+        self._set_live(True)
+        log.info("private stream live", connection=self.connection, topics=list(self.config.topics))
+        if self._rest is None:
+            self._set_live(True, synced=True)
+            return
+        if self._covered_ms is None:
+            self._covered_ms = self._since_ms if self._since_ms is not None else subscribed_ms
+        await self._resync()
+        while True:
+            await self._resync_wanted.wait()
+            self._resync_wanted.clear()
+            await self._resync()
+
+    async def _request(self, ws: ClientConnection, op: str, text: str, req_id: str) -> OpReply:
+        future: asyncio.Future[OpReply] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = (op, future)
+        try:
+            try:
+                await ws.send(text)
+            except ConnectionClosed as e:
+                raise _SessionEndedError(f"connection closed while sending {op}") from e
+            try:
+                reply: OpReply = await self._wait_clock(future, self.config.ack_timeout_s, f"no {op} reply")
+            except BybitTimeoutError as e:
+                raise _SessionEndedError(str(e)) from e
+            return reply
+        finally:
+            self._pending.pop(req_id, None)
+
+    async def _authenticate(self, ws: ClientConnection) -> None:
+        creds = self.config.credentials
+        expires_ms = self._exchange_time() + round(self.config.auth_expiry_s * 1000)
+        signature = ws_auth_signature(creds.reveal_secret(), expires_ms)
+        req_id = f"auth-{next(self._req_ids)}"
+        reply = await self._request(
+            ws, "auth", encode_auth(creds.api_key, expires_ms, signature, req_id), req_id
+        )
+        if reply.success:
+            self._auth_failures = 0
+            return
+        self.stats.auth_failures += 1
+        self._auth_failures += 1
+        reason = reply.ret_msg or "refused"
+        lowered = reason.lower()
+        if "sign" in lowered:
+            raise BybitSignatureError(
+                f"private stream authentication refused: {reason} (check the API secret)", ret_code=10004
+            )
+        if "key" in lowered or "expired" in lowered or "permission" in lowered:
+            raise BybitAuthError(
+                f"private stream authentication refused: {reason} (check the API key and environment)",
+                ret_code=10003,
+            )
+        if self._auth_failures >= self.config.max_auth_failures:
+            raise BybitAuthError(
+                f"private stream authentication refused {self._auth_failures} times in a row: {reason}"
+            )
+        # Most often an expiry our clock got wrong: measure the exchange clock again, then retry.
+        self._need_time_sync = isinstance(self._rest, BybitRestClient)
+        raise _SessionEndedError(f"authentication refused: {reason}")
+
+    async def _subscribe(self, ws: ClientConnection) -> None:
+        topics = list(self.config.topics)
+        req_id = f"sub-{next(self._req_ids)}"
+        reply = await self._request(ws, "subscribe", encode_request("subscribe", topics, req_id), req_id)
+        if not reply.success:
+            raise PrivateSubscriptionError(
+                f"private stream subscription to {', '.join(topics)} refused: {reply.ret_msg or 'refused'}"
+            )
+
+    async def _resync(self) -> None:
+        """Re-read the account over REST and emit it; end the session if it keeps failing."""
+        rest = self._rest
+        assert rest is not None  # _setup returns before calling this without a reader
+        plan = self.config.resync
+        started_ms = self._exchange_time()
+        since_ms = (self._covered_ms if self._covered_ms is not None else started_ms) - plan.overlap_ms
+        last_error: BybitAPIError | None = None
+        for attempt in range(1, self.config.resync_attempts + 1):
+            try:
+                snapshot = await reread(rest, plan, since_ms, started_ms)
+            except BybitAuthError:
+                raise
+            except BybitAPIError as e:
+                last_error = e
+                self.stats.resync_failures += 1
+                log.warning("private stream re-read failed", attempt=attempt, error=str(e))
+                if attempt < self.config.resync_attempts:
+                    await self.clock.sleep(min(self.config.reconnect_max_s, 0.5 * 2 ** (attempt - 1)))
+                continue
+            self._emit_snapshot(snapshot, since_ms)
+            # Everything up to the re-read is now delivered: REST covered the past, the stream since.
+            self._covered_ms = max(self._covered_ms or started_ms, started_ms)
+            self._set_live(True, synced=True)
+            return
+        raise _SessionEndedError(f"the REST re-read failed {self.config.resync_attempts} times: {last_error}")
+
+    def _emit_snapshot(self, snapshot: ResyncSnapshot, since_ms: int) -> None:
+        now_ms = self._exchange_time()
+        recv_ms = self.clock.now_ms()
+        source = AccountEventSource.RESYNC
+        # Fills first: when the consumer then sees an order's filled quantity, it holds its fills.
+        if snapshot.executions:
+            self._emit(ExecutionsEvent(snapshot.executions, source, now_ms, recv_ms))
+        if snapshot.orders:
+            self._emit(OrdersEvent(snapshot.orders, source, now_ms, recv_ms))
+        if snapshot.positions:
+            self._emit(PositionsEvent(snapshot.positions, source, now_ms, recv_ms))
+        if snapshot.wallet is not None:
+            self._emit(WalletsEvent((snapshot.wallet,), source, now_ms, recv_ms))
+        stats = self.stats
+        stats.resyncs += 1
+        stats.resync_executions += len(snapshot.executions)
+        stats.resync_orders += len(snapshot.orders)
+        self._emit(
+            ResyncEvent(
+                connection=self.connection,
+                since_ms=since_ms,
+                orders=len(snapshot.orders),
+                executions=len(snapshot.executions),
+                positions=len(snapshot.positions),
+                ts_ms=now_ms,
+                recv_ms=recv_ms,
+            )
+        )
+        log.info(
+            "private stream re-read",
+            connection=self.connection,
+            since_ms=since_ms,
+            executions=len(snapshot.executions),
+            orders=len(snapshot.orders),
+        )
+
+    async def _keepalive(self, ws: ClientConnection) -> None:
+        cfg = self.config
+        wait = cfg.ping_interval_s
+        while True:
+            await self.clock.sleep(wait)
+            sent = self.clock.monotonic()
+            try:
+                await ws.send(encode_request("ping", req_id=f"ping-{next(self._req_ids)}"))
+            except ConnectionClosed:
+                return
+            self.stats.pings_sent += 1
+            await self.clock.sleep(cfg.pong_timeout_s)
+            if self._last_rx < sent:
+                self.stats.dead_connections += 1
+                log.warning("private stream dead: nothing received since the last ping", url=cfg.url)
+                return
+            wait = cfg.ping_interval_s - cfg.pong_timeout_s
+
+    async def _read(self, ws: ClientConnection) -> None:
+        try:
+            async for frame in ws:
+                text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+                self._on_text(text)
+        except ConnectionClosed as e:
+            log.info("private stream closed by peer", code=e.rcvd.code if e.rcvd else None)
+
+    def _on_text(self, text: str) -> None:
+        recv_ms = self.clock.now_ms()
+        self._last_rx = self.clock.monotonic()
+        self.stats.messages += 1
+        if self._on_raw is not None:
+            self._on_raw(text, recv_ms)
+        out = decode_private(text, recv_ms)
+        if isinstance(out, OpReply):
+            self._on_reply(out)
+        elif isinstance(out, Unhandled):
+            self.stats.unhandled += 1
+            if out.reason.startswith("malformed"):
+                # A data message we could not read may have been a fill: re-read to be sure.
+                self.stats.malformed += 1
+                self._resync_wanted.set()
+            log.warning("unhandled private stream message", reason=out.reason)
+        else:
+            self._count(out)
+            self._emit(out)
+        if self._synced:
+            # Everything pushed before this frame has arrived (one ordered connection).
+            self._covered_ms = self._exchange_time()
+
+    def _on_reply(self, reply: OpReply) -> None:
+        if reply.is_pong:
+            self.stats.pongs += 1
+            return
+        entry = self._pending.get(reply.req_id)
+        if entry is None or entry[0] != reply.op:
+            # Some replies carry no req_id: match the oldest request of the same op.
+            entry = next((e for e in self._pending.values() if e[0] == reply.op), None)
+        if entry is None:
+            log.debug("private stream reply to no known request", op=reply.op, ret_msg=reply.ret_msg)
+            return
+        if not entry[1].done():
+            entry[1].set_result(reply)
+
+    def _count(self, event: AccountEvent) -> None:
+        stats = self.stats
+        if isinstance(event, OrdersEvent):
+            stats.orders += len(event.orders)
+        elif isinstance(event, ExecutionsEvent):
+            stats.executions += len(event.executions)
+        elif isinstance(event, PositionsEvent):
+            stats.positions += len(event.positions)
+        elif isinstance(event, WalletsEvent):
+            stats.wallets += len(event.wallets)
+
+    def _emit(self, event: AccountEvent) -> None:
+        self.stats.events += 1
+        self._queue.put_nowait(event)
+
+    async def _wait_clock(self, awaitable: Any, timeout_s: float | None, what: str) -> Any:
+        """Await `awaitable`, giving up after `timeout_s` of the injected clock."""
+        task = asyncio.ensure_future(awaitable)
+        if timeout_s is None:
+            return await task
+        timer = asyncio.ensure_future(self.clock.sleep(timeout_s))
+        try:
+            done, _ = await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+        if task not in done:
+            task.cancel()
+            raise BybitTimeoutError(f"{what} within {timeout_s:g} s")
+        return task.result()
