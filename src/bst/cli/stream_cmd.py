@@ -23,6 +23,7 @@ from rich.text import Text
 from bst.bybit import endpoints
 from bst.bybit.codec.ws_public import kline_topic, orderbook_topic, ticker_topic, trade_topic
 from bst.cli import common
+from bst.data.market_snapshots import MarketSnapshotStore
 from bst.data.recorder import ContinuityReport, StreamRecorder
 from bst.domain.clock import Clock, SystemClock
 from bst.domain.errors import BybitTimeoutError
@@ -169,9 +170,10 @@ def record(
     out: Path | None = OUT_OPTION,
     duration: str = typer.Option("0", "--duration", "-d", help="stop after e.g. 10m, 1h (0: until Ctrl-C)"),
     compress_level: int = typer.Option(6, "--compress-level", min=1, max=9, help="gzip level"),
+    db: bool = typer.Option(False, "--db", help="also write every message to market_data_snapshots in SQL"),
     connect_timeout: float = CONNECT_TIMEOUT_OPTION,
 ) -> None:
-    """Record raw public streams losslessly to hourly gzip files, with a continuity report."""
+    """Record raw public streams losslessly to hourly gzip files (and SQL), with a continuity report."""
     loaded = common.settings()
     cat = _category(category)
     names = [s.upper() for s in symbols]
@@ -184,9 +186,18 @@ def record(
     clock = SystemClock()
     recorder = StreamRecorder(target, cat, topics, started_ms=clock.now_ms(), compresslevel=compress_level)
     config = PublicStreamConfig(public_ws_base(loaded), cat)
-    stream = PublicStream(config, clock=clock, on_raw=recorder.write)
+    store = MarketSnapshotStore(loaded.database_url) if db else None
+
+    def on_raw(text: str, recv_ms: int) -> None:
+        recorder.write(text, recv_ms)
+        if store is not None:
+            store.write(cat, text, recv_ms)
+
+    stream = PublicStream(config, clock=clock, on_raw=on_raw)
 
     async def body(stop: _Stop) -> None:
+        if store is not None:
+            await store.open()
         recorder.mark(clock.now_ms(), "subscribed", topics=topics, url=config.url)
         drain = asyncio.create_task(_drain(stream))
         marks = asyncio.create_task(_mark_changes(stream, recorder, clock))
@@ -201,11 +212,20 @@ def record(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    async def run() -> None:
+        try:
+            await _with_stream(stream, topics, body, connect_timeout)
+        finally:
+            if store is not None:
+                await store.close()
+
     try:
-        common.run_async(_with_stream(stream, topics, body, connect_timeout))
+        common.run_async(run())
     finally:
         report = recorder.close(clock.now_ms())
     _print_report(report, target)
+    if store is not None:
+        common.console.print(f"SQL: {store.rows_written:,} rows in market_data_snapshots at {store.safe_url}")
 
 
 async def _mark_changes(stream: PublicStream, recorder: StreamRecorder, clock: Clock) -> None:
