@@ -221,8 +221,9 @@ def test_a_server_failure_mid_run_stops_cleanly_and_a_rerun_completes(
     assert np.array_equal(stored.close, np.asarray(closes))
 
 
-def test_kill_9_mid_download_then_rerun_leaves_no_gap_and_no_duplicate(
-    sim_factory: Any, tmp_path: Path
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_mid_download_then_rerun_leaves_no_gap_and_no_duplicate(
+    sim_factory: Any, tmp_path: Path, stop: signal.Signals
 ) -> None:
     sim = sim_factory(faults=FaultConfig(latency_ms=30), ip_limit_requests=0)
     env = {**os.environ, **cli_env(sim, tmp_path), "BYBIT_LOG_LEVEL": "INFO", "BYBIT_LOG_JSON": "true"}
@@ -234,21 +235,33 @@ def test_kill_9_mid_download_then_rerun_leaves_no_gap_and_no_duplicate(
     saved = False
     for line in proc.stderr:
         if '"download.saved"' in line:
-            proc.send_signal(signal.SIGKILL)
+            proc.send_signal(stop)
             saved = True
             break
+    tail = proc.stderr.read()
     proc.wait(timeout=30)
     assert saved, "the download ended before saving anything"
-    assert proc.returncode == -signal.SIGKILL
     store = KlineStore(tmp_path / "data")
     key = SeriesKey(Category.LINEAR, "BTCUSDT", Interval.M1)
-    covered = store.manifest(key).covered
-    assert covered.spans == ((ms(2023, 3, 1), ms(2023, 4, 1)),)
+    (covered,) = store.manifest(key).covered.spans
+    if stop is signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+        assert covered == (ms(2023, 3, 1), ms(2023, 4, 1))  # March was saved; April died in memory
+    else:  # SIGTERM stops like Ctrl-C: the April pages fetched so far are saved too
+        assert proc.returncode == 130
+        assert (
+            tail.strip()
+            .splitlines()[-1]
+            .startswith("error: interrupted: everything downloaded so far is saved")
+        )
+        assert ms(2023, 4, 1) <= covered[1] < ms(2023, 5, 1)
+        assert covered[0] == ms(2023, 3, 1)
     assert verify_series(store, key).ok
     served = sim.state.requests_served
     rerun = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert sim.state.requests_served - served == 2 + 44  # time, instruments, then April's 44 windows only
+    missing_windows = -(-(ms(2023, 5, 1) - covered[1]) // (1000 * MIN))
+    assert sim.state.requests_served - served == 2 + missing_windows  # time, instruments, the rest only
     times, closes = truth_close(sim, "BTCUSDT", Interval.M1, ms(2023, 3, 1), ms(2023, 5, 1))
     stored = store.read(key)
     assert stored.open_time_ms.tolist() == times  # no gap, no duplicate

@@ -287,7 +287,10 @@ def download(
                 with _progress(common.console.is_terminal, plan.requests) as (progress, tasks):
 
                     def on_progress(p: DownloadProgress) -> None:
-                        progress.update(tasks[p.key], completed=p.bars_done, total=max(p.bars_planned, 1))
+                        if p.bars_planned == 0:  # all stored already: show it as done
+                            progress.update(tasks[p.key], completed=1, total=1)
+                        else:
+                            progress.update(tasks[p.key], completed=p.bars_done, total=p.bars_planned)
 
                     return await download_many(
                         client,
