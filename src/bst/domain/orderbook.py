@@ -21,22 +21,28 @@ prices in a sorted list of integer ticks (units of 10**-price_scale) with a para
 strings, updated by bisection on insert and delete only; both lists ascend, so the best bid is the
 last element and the best ask the first. The same price spelled differently ("1.50" and "1.5") maps
 to one tick and the newest spelling wins. Scales start at the constructor's values (e.g. from the
-instrument) and grow when a finer value arrives. Every public result is a Decimal.
+instrument) and grow when a finer value arrives. Every public result is a Decimal; the queries
+live in `bst.domain.book_queries`, market-order walks in `bst.domain.book_impact`.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
-from enum import StrEnum
-from itertools import islice
+from collections.abc import Sequence
 
-from bst.domain.book_impact import MarketImpact, walk_notional, walk_quantity
-from bst.domain.errors import BstError, ConfigError
+from bst.domain.book_impact import MarketImpact
+from bst.domain.book_queries import BookQueries
+from bst.domain.book_types import (
+    ApplyResult,
+    BookSide,
+    BookStats,
+    MalformedLevelError,
+    StaleBookError,
+    decimal_units,
+)
+from bst.domain.errors import ConfigError
 from bst.domain.events import BookUpdate, RawLevels
-from bst.domain.market import BookSnapshot, Category, PriceLevel, Side
+from bst.domain.market import BookSnapshot, Category
 
 __all__ = [
     "ApplyResult",
@@ -47,83 +53,10 @@ __all__ = [
     "StaleBookError",
 ]
 
-# Explicit contexts, independent of whatever the caller has set, so results are reproducible:
-# _CTX is wide enough that scaling, sums and products of exchange numbers are exact; quotients
-# (mid/2 aside, which is exact) are rounded to 28 significant digits by _DIV.
-_CTX = Context(prec=60, rounding=ROUND_HALF_EVEN)
-_DIV = Context(prec=28, rounding=ROUND_HALF_EVEN)
 _POW10: tuple[int, ...] = tuple(10**i for i in range(64))
-_BPS = Decimal(10_000)
-_TWO = Decimal(2)
 
 
-class BookSide(StrEnum):
-    """A side of the book."""
-
-    BID = "bid"
-    ASK = "ask"
-
-
-class ApplyResult(StrEnum):
-    """What applying one message did to the book."""
-
-    SNAPSHOT = "snapshot"
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
-    GAP = "gap"
-    CROSSED = "crossed"
-    REJECTED = "rejected"
-    MALFORMED = "malformed"
-
-    @property
-    def needs_resync(self) -> bool:
-        """Return whether the book is now invalid and needs a fresh snapshot."""
-        return self in _RESYNC
-
-
-_RESYNC = frozenset({ApplyResult.GAP, ApplyResult.CROSSED, ApplyResult.REJECTED, ApplyResult.MALFORMED})
-
-
-class StaleBookError(BstError):
-    """The order book is known to be stale (gap, crossed, not yet snapshotted): do not trade on it."""
-
-
-class _MalformedError(Exception):
-    """A level could not be read; internal, turned into ApplyResult.MALFORMED."""
-
-
-@dataclass(slots=True)
-class BookStats:
-    """Counters of what the book has seen since it was created."""
-
-    snapshots: int = 0
-    deltas: int = 0
-    restarts: int = 0
-    gaps: int = 0
-    crossed: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    malformed: int = 0
-    unknown_deletes: int = 0
-
-
-def _decimal_units(text: object) -> tuple[int, int]:
-    """Return (units, decimals) with text == units * 10**-decimals, exactly; reject junk and negatives."""
-    try:
-        value = Decimal(text if isinstance(text, str) else str(text))
-    except (InvalidOperation, ValueError, TypeError):
-        raise _MalformedError(f"not a decimal number: {text!r}") from None
-    if not value.is_finite():
-        raise _MalformedError(f"not a finite number: {text!r}")
-    if value < 0:
-        raise _MalformedError(f"negative value: {text!r}")
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)  # finite decimals always have an int exponent
-    decimals = max(0, -exponent)
-    return int(value.scaleb(decimals, _CTX)), decimals
-
-
-class OrderBook:
+class OrderBook(BookQueries):
     """One L2 book (one symbol, one stream depth), kept exactly as Bybit defines it."""
 
     __slots__ = (
@@ -305,7 +238,7 @@ class OrderBook:
                     self._apply_side_fast(asks, self._ask_sizes, self._ask_ticks, self._ask_prices)
             except (ValueError, TypeError, AttributeError, IndexError, KeyError):
                 self._apply_levels_careful(bids, asks)
-        except _MalformedError as e:
+        except MalformedLevelError as e:
             stats.malformed += 1
             return self._break(ApplyResult.MALFORMED, f"malformed delta u={update.update_id}: {e}")
         stats.deltas += 1
@@ -384,7 +317,7 @@ class OrderBook:
                 self._apply_side_fast(update.asks, self._ask_sizes, self._ask_ticks, self._ask_prices)
             except (ValueError, TypeError, AttributeError, IndexError, KeyError):
                 self._apply_levels_careful(update.bids, update.asks)
-        except _MalformedError as e:
+        except MalformedLevelError as e:
             stats.malformed += 1
             return self._break(ApplyResult.MALFORMED, f"malformed snapshot: {e}")
         finally:
@@ -439,7 +372,7 @@ class OrderBook:
                     sizes[price] = lots
                     continue
                 if lots < 0:
-                    raise _MalformedError(f"negative size {size!r} at price {price!r}")
+                    raise MalformedLevelError(f"negative size {size!r} at price {price!r}")
             if sizes.pop(price, None) is None:
                 self._delete_other_spelling(price, sizes, ticks, prices)
             else:
@@ -450,7 +383,7 @@ class OrderBook:
     ) -> None:
         for level in levels:
             if not isinstance(level, Sequence) or isinstance(level, str) or len(level) < 2:
-                raise _MalformedError(f"bad level {level!r}")
+                raise MalformedLevelError(f"bad level {level!r}")
             price, size = str(level[0]), level[1]
             lots = self._size_lots(size)
             if lots:
@@ -478,7 +411,7 @@ class OrderBook:
     def _remove_index(self, price: str, ticks: list[int], prices: list[str]) -> None:
         i = bisect_left(ticks, self._price_ticks(price))
         if i >= len(prices) or prices[i] != price:
-            raise _MalformedError(f"book index out of step at price {price!r}")
+            raise MalformedLevelError(f"book index out of step at price {price!r}")
         del ticks[i]
         del prices[i]
 
@@ -509,23 +442,23 @@ class OrderBook:
             tick = -1
         if tick > 0:
             return tick
-        units, decimals = _decimal_units(price)
+        units, decimals = decimal_units(price)
         if units <= 0:
-            raise _MalformedError(f"price must be positive, got {price!r}")
+            raise MalformedLevelError(f"price must be positive, got {price!r}")
         if decimals > self._price_scale:
             self._grow_price_scale(decimals)
         return units * _POW10[self._price_scale - decimals]
 
     def _size_lots(self, size: object) -> int:
         """Return `size` in lots of 10**-size_scale, growing the scale if `size` is finer."""
-        units, decimals = _decimal_units(size)
+        units, decimals = decimal_units(size)
         if decimals > self._size_scale:
             self._grow_size_scale(decimals)
         return units * _POW10[self._size_scale - decimals]
 
     def _grow_price_scale(self, scale: int) -> None:
         if scale >= len(_POW10):
-            raise _MalformedError(f"price has too many decimals ({scale})")
+            raise MalformedLevelError(f"price has too many decimals ({scale})")
         factor = _POW10[scale - self._price_scale]
         self._bid_ticks[:] = [t * factor for t in self._bid_ticks]
         self._ask_ticks[:] = [t * factor for t in self._ask_ticks]
@@ -534,7 +467,7 @@ class OrderBook:
 
     def _grow_size_scale(self, scale: int) -> None:
         if scale >= len(_POW10):
-            raise _MalformedError(f"size has too many decimals ({scale})")
+            raise MalformedLevelError(f"size has too many decimals ({scale})")
         factor = _POW10[scale - self._size_scale]
         for sizes in (self._bid_sizes, self._ask_sizes):
             for key in sizes:
@@ -547,165 +480,3 @@ class OrderBook:
             f"crossed book: best bid {self._price(self._bid_ticks[-1])} >= "
             f"best ask {self._price(self._ask_ticks[0])}"
         )
-
-    # --- conversions -----------------------------------------------------------------------------
-
-    def _price(self, tick: int) -> Decimal:
-        return Decimal(tick).scaleb(-self._price_scale, _CTX)
-
-    def _size(self, lots: int) -> Decimal:
-        return Decimal(lots).scaleb(-self._size_scale, _CTX)
-
-    def _side_iter(self, side: BookSide) -> Iterator[tuple[int, int]]:
-        """Yield (tick, lots) best first."""
-        if side is BookSide.BID:
-            sizes = self._bid_sizes
-            for tick, price in zip(reversed(self._bid_ticks), reversed(self._bid_prices), strict=True):
-                yield tick, sizes[price]
-        else:
-            sizes = self._ask_sizes
-            for tick, price in zip(self._ask_ticks, self._ask_prices, strict=True):
-                yield tick, sizes[price]
-
-    def _top_lots(self, side: BookSide, levels: int) -> int:
-        if side is BookSide.BID:
-            return sum(map(self._bid_sizes.__getitem__, self._bid_prices[-levels:]))
-        return sum(map(self._ask_sizes.__getitem__, self._ask_prices[:levels]))
-
-    # --- queries ---------------------------------------------------------------------------------
-
-    def best_bid(self) -> PriceLevel | None:
-        """Return the best (highest) bid as (price, size), or None."""
-        if not self._bid_ticks:
-            return None
-        return self._price(self._bid_ticks[-1]), self._size(self._bid_sizes[self._bid_prices[-1]])
-
-    def best_ask(self) -> PriceLevel | None:
-        """Return the best (lowest) ask as (price, size), or None."""
-        if not self._ask_ticks:
-            return None
-        return self._price(self._ask_ticks[0]), self._size(self._ask_sizes[self._ask_prices[0]])
-
-    def mid(self) -> Decimal | None:
-        """Return (best bid + best ask) / 2, exactly, or None if a side is empty."""
-        if not self._bid_ticks or not self._ask_ticks:
-            return None
-        return _CTX.divide(self._price(self._bid_ticks[-1] + self._ask_ticks[0]), _TWO)  # exact
-
-    def spread(self) -> Decimal | None:
-        """Return best ask - best bid, or None if a side is empty."""
-        if not self._bid_ticks or not self._ask_ticks:
-            return None
-        return self._price(self._ask_ticks[0] - self._bid_ticks[-1])
-
-    def spread_bps(self) -> Decimal | None:
-        """Return the spread relative to the mid, in basis points."""
-        spread = self.spread()
-        mid = self.mid()
-        if spread is None or mid is None or not mid:
-            return None
-        return _DIV.divide(spread * _BPS, mid)
-
-    def microprice(self) -> Decimal | None:
-        """Return the size-weighted mid: (bid * ask_size + ask * bid_size) / (bid_size + ask_size)."""
-        if not self._bid_ticks or not self._ask_ticks:
-            return None
-        bid_tick = self._bid_ticks[-1]
-        ask_tick = self._ask_ticks[0]
-        bid_lots = self._bid_sizes[self._bid_prices[-1]]
-        ask_lots = self._ask_sizes[self._ask_prices[0]]
-        weighted = Decimal(bid_tick * ask_lots + ask_tick * bid_lots).scaleb(-self._price_scale, _CTX)
-        return _DIV.divide(weighted, Decimal(bid_lots + ask_lots))
-
-    def iter_levels(self, side: BookSide) -> Iterator[PriceLevel]:
-        """Yield the levels of `side` best first, converting lazily (do not apply while iterating)."""
-        for tick, lots in self._side_iter(side):
-            yield self._price(tick), self._size(lots)
-
-    def levels(self, side: BookSide, count: int | None = None) -> list[PriceLevel]:
-        """Return up to `count` levels of `side` (all when None), best first."""
-        return list(islice(self.iter_levels(side), count))
-
-    def bids(self, count: int | None = None) -> list[PriceLevel]:
-        """Return up to `count` bids, highest first."""
-        return self.levels(BookSide.BID, count)
-
-    def asks(self, count: int | None = None) -> list[PriceLevel]:
-        """Return up to `count` asks, lowest first."""
-        return self.levels(BookSide.ASK, count)
-
-    def depth_size(self, side: BookSide, levels: int) -> Decimal:
-        """Return the total size of the best `levels` levels of `side`."""
-        _check_levels(levels)
-        return self._size(self._top_lots(side, levels))
-
-    def depth_notional(self, side: BookSide, levels: int) -> Decimal:
-        """Return sum(price * size) over the best `levels` levels of `side` (quote currency)."""
-        _check_levels(levels)
-        total = 0
-        for i, (tick, lots) in enumerate(self._side_iter(side)):
-            if i >= levels:
-                break
-            total += tick * lots
-        return Decimal(total).scaleb(-(self._price_scale + self._size_scale), _CTX)
-
-    def imbalance(self, levels: int = 5) -> Decimal | None:
-        """Return bid size / (bid size + ask size) over the best `levels` levels, in [0, 1].
-
-        0.5 is balanced, above it bids dominate. None when both sides are empty.
-        """
-        if levels < 1:
-            raise ConfigError(f"levels must be >= 1, got {levels}")
-        bid = sum(map(self._bid_sizes.__getitem__, self._bid_prices[-levels:]))
-        total = bid + sum(map(self._ask_sizes.__getitem__, self._ask_prices[:levels]))
-        if not total:
-            return None
-        return _DIV.divide(bid, total)
-
-    def imbalances(self, depths: Iterable[int]) -> dict[int, Decimal | None]:
-        """Return `imbalance(n)` for each n in `depths`, summing each side once."""
-        wanted = sorted(set(depths))
-        if not wanted:
-            return {}
-        _check_levels(wanted[0])
-        deepest = wanted[-1]
-        bid_sizes = self._bid_sizes
-        ask_sizes = self._ask_sizes
-        bid_prices = self._bid_prices[-deepest:][::-1]
-        ask_prices = self._ask_prices[:deepest]
-        out: dict[int, Decimal | None] = {}
-        bid = ask = 0
-        done = 0
-        for n in wanted:
-            bid += sum(map(bid_sizes.__getitem__, bid_prices[done:n]))
-            ask += sum(map(ask_sizes.__getitem__, ask_prices[done:n]))
-            done = n
-            out[n] = _DIV.divide(bid, bid + ask) if bid + ask else None
-        return out
-
-    def market_order(self, side: Side, qty: Decimal) -> MarketImpact:
-        """Return the fill of a market order of `qty` (base) walking the book (Buy takes asks)."""
-        return walk_quantity(side, self.iter_levels(BookSide.ASK if side is Side.BUY else BookSide.BID), qty)
-
-    def spend(self, side: Side, notional: Decimal) -> MarketImpact:
-        """Return the fill of a market order spending `notional` quote (depth to a notional)."""
-        return walk_notional(
-            side, self.iter_levels(BookSide.ASK if side is Side.BUY else BookSide.BID), notional
-        )
-
-    def to_snapshot(self, levels: int | None = None) -> BookSnapshot:
-        """Return the book (or its best `levels` per side) as a BookSnapshot."""
-        return BookSnapshot(
-            symbol=self.symbol,
-            bids=tuple(self.levels(BookSide.BID, levels)),
-            asks=tuple(self.levels(BookSide.ASK, levels)),
-            ts_ms=self.ts_ms,
-            update_id=self.update_id,
-            seq=self.seq,
-            cts_ms=self.cts_ms,
-        )
-
-
-def _check_levels(levels: int) -> None:
-    if levels < 1:
-        raise ConfigError(f"levels must be >= 1, got {levels}")

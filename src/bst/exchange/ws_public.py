@@ -51,7 +51,7 @@ from bst.domain.clock import Clock, SystemClock
 from bst.domain.errors import BybitInvalidParameterError, BybitTimeoutError, ConfigError
 from bst.domain.events import BookUpdate, MarketEvent
 from bst.domain.market import Category
-from bst.domain.orderbook import ApplyResult
+from bst.domain.orderbook import ApplyResult, OrderBook
 
 log = structlog.get_logger(__name__)
 
@@ -256,7 +256,7 @@ class PublicStream:
         event: MarketEvent = item
         return event
 
-    def book(self, symbol: str, depth: int) -> Any:
+    def book(self, symbol: str, depth: int) -> OrderBook | None:
         """Return the book of `orderbook.{depth}.{symbol}` (None before its first message)."""
         return self.books.get(self.config.category, symbol, depth)
 
