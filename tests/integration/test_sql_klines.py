@@ -67,7 +67,27 @@ async def test_sqlite_file_is_migrated_on_first_use(sqlite_db: KlineDatabase, tm
     written = await sqlite_db.upsert_klines(Category.LINEAR, "BTCUSDT", Interval.M1, records(3))
     assert written == 3
     assert (tmp_path / "nested" / "bst.sqlite").exists()
-    assert await sqlite_db.current_revision() == head_revision()
+    assert await sqlite_db.current_revision() == head_revision() == "0002_market_data_snapshots"
+    async with sqlite_db.engine.connect() as conn:
+        tables = (
+            (await conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))).scalars().all()
+        )
+    assert {"klines", "market_data_snapshots", "bst_alembic_version"} <= set(tables)
+
+
+async def test_a_recorder_table_made_before_the_migration_is_adopted(tmp_path: Path) -> None:
+    from bst.data.market_snapshots import MarketSnapshotStore
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/rec.sqlite"
+    recorder = MarketSnapshotStore(url)
+    await recorder.open()  # creates market_data_snapshots itself, as bst record --db did before 0002
+    await recorder.close()
+    db = KlineDatabase(url)
+    try:
+        await db.open()
+        assert await db.current_revision() == head_revision()
+    finally:
+        await db.close()
 
 
 async def test_sqlite_round_trip_is_exact_and_upserts_replace(sqlite_db: KlineDatabase) -> None:
@@ -158,6 +178,13 @@ async def test_postgres_needs_an_explicit_upgrade_then_upserts_exactly(pg_url: s
                 )
             ).all()
         assert any("USING brin (open_time)" in row[0] for row in kinds)  # no TimescaleDB here
+        async with db.engine.connect() as conn:
+            recorded = (
+                await conn.execute(
+                    text("SELECT indexdef FROM pg_indexes WHERE tablename = 'market_data_snapshots'")
+                )
+            ).all()
+        assert any("USING brin (recv_ms)" in row[0] for row in recorded)
         assert {row[0] for row in types} == {"numeric"}
     finally:
         await db.close()
