@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -144,3 +145,25 @@ async def test_admin_route_injects_faults(sim: Any, hub: Any, linear: ClientConn
         await _drain(linear)
     assert closed.value.rcvd is not None
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1011, "fault injection: connection dropped")
+
+
+async def test_delay_fault_holds_every_message(hub: Any, linear: ClientConnection) -> None:
+    fast_start = time.monotonic()
+    await _op(linear, op="ping")
+    fast = time.monotonic() - fast_start
+    hub.set_delay(200)
+    slow_start = time.monotonic()
+    pong = await _op(linear, op="ping")
+    slow = time.monotonic() - slow_start
+    assert pong["ret_msg"] == "pong"
+    assert slow >= 0.2 > fast
+
+
+async def test_mute_fault_stops_pongs(hub: Any, linear: ClientConnection) -> None:
+    hub.set_muted(True)
+    await linear.send(json.dumps({"op": "ping", "req_id": "quiet"}))
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await linear.recv()
+    hub.set_muted(False)
+    assert (await _op(linear, op="ping", req_id="loud"))["req_id"] == "loud"
