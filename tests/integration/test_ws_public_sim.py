@@ -260,3 +260,17 @@ def test_config_checks() -> None:
         PublicStreamConfig("wss://stream.bybit.com/", Category.SPOT).url
         == "wss://stream.bybit.com/v5/public/spot"
     )
+
+
+async def test_subscribe_while_unreachable_fails_when_closed() -> None:
+    clock = ManualClock(1_700_000_000_000)
+    stream = PublicStream(PublicStreamConfig("ws://127.0.0.1:9", Category.LINEAR), clock=clock)
+    await stream.start()
+    pending = asyncio.create_task(stream.subscribe([BOOK]))
+    async with asyncio.timeout(TIMEOUT_S):
+        await stream.wait_state(lambda: stream.stats.connect_failures >= 1)
+        assert stream.topics == [BOOK]  # wanted: it would be sent on connecting
+        await stream.close()
+        with pytest.raises(SubscriptionError) as closed:
+            await pending
+    assert closed.value.failures == {BOOK: "the stream was closed"}

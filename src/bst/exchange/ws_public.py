@@ -221,8 +221,11 @@ class PublicStream:
         return list(self._topics)
 
     async def close(self) -> None:
-        """Close the connection and end the event iteration."""
+        """Close the connection and end the event iteration (pending subscribe calls fail)."""
         self._closing = True
+        for waiters in (self._sub_waiters, self._unsub_waiters):
+            for topic in list(waiters.by_topic):
+                waiters.resolve(topic, "the stream was closed")
         if self._ws is not None:
             with contextlib.suppress(Exception):
                 await self._ws.close()
@@ -354,6 +357,8 @@ class PublicStream:
         topic = request.topics[0]
         reason = reply.ret_msg or "refused"
         if reason.startswith("error:already subscribed") and request.resync:
+            # The unsubscribe of this resync did not take: let the next stale delta try again.
+            self._resyncing.discard(topic)
             return
         self.stats.subscribe_failures += 1
         self._topics.pop(topic, None)
