@@ -57,7 +57,11 @@ class ExecutionsEvent:
 
 @dataclass(frozen=True, slots=True)
 class PositionsEvent:
-    """Position states (a flat position has side `""` and size 0)."""
+    """Position states (a flat position has side `""` and size 0).
+
+    From a REST re-read (`source` RESYNC) the tuple is every open position of the re-read scopes:
+    a position it does not list is flat (it may have closed while the stream was down).
+    """
 
     positions: tuple[Position, ...]
     source: AccountEventSource

@@ -488,7 +488,7 @@ class PrivateStream:
             self._emit(ExecutionsEvent(snapshot.executions, source, now_ms, recv_ms))
         if snapshot.orders:
             self._emit(OrdersEvent(snapshot.orders, source, now_ms, recv_ms))
-        if snapshot.positions:
+        if snapshot.positions is not None:
             self._emit(PositionsEvent(snapshot.positions, source, now_ms, recv_ms))
         if snapshot.wallet is not None:
             self._emit(WalletsEvent((snapshot.wallet,), source, now_ms, recv_ms))
@@ -502,7 +502,7 @@ class PrivateStream:
                 since_ms=since_ms,
                 orders=len(snapshot.orders),
                 executions=len(snapshot.executions),
-                positions=len(snapshot.positions),
+                positions=len(snapshot.positions or ()),
                 ts_ms=now_ms,
                 recv_ms=recv_ms,
             )
@@ -526,9 +526,11 @@ class PrivateStream:
             except ConnectionClosed:
                 return
             self.stats.pings_sent += 1
+            self._notify()
             await self.clock.sleep(cfg.pong_timeout_s)
             if self._last_rx < sent:
                 self.stats.dead_connections += 1
+                self._notify()
                 log.warning("private stream dead: nothing received since the last ping", url=cfg.url)
                 return
             wait = cfg.ping_interval_s - cfg.pong_timeout_s
@@ -563,6 +565,7 @@ class PrivateStream:
         if self._synced:
             # Everything pushed before this frame has arrived (one ordered connection).
             self._covered_ms = self._exchange_time()
+        self._notify()
 
     def _on_reply(self, reply: OpReply) -> None:
         if reply.is_pong:

@@ -100,11 +100,15 @@ class ResyncPlan:
 
 @dataclass(frozen=True, slots=True)
 class ResyncSnapshot:
-    """What one re-read found: fills oldest first, orders by last update, positions, the wallet."""
+    """What one re-read found: fills oldest first, orders by last update, positions, the wallet.
+
+    `positions` is None when none were read, else every open position of the scopes (a position
+    missing from it is flat: a settle-coin query lists non-zero positions only).
+    """
 
     executions: tuple[Execution, ...]
     orders: tuple[Order, ...]
-    positions: tuple[Position, ...]
+    positions: tuple[Position, ...] | None
     wallet: WalletBalance | None
 
 
@@ -120,7 +124,7 @@ async def reread(rest: PrivateRestReader, plan: ResyncPlan, since_ms: int, now_m
     start_ms = max(since_ms, now_ms - EXECUTION_WINDOW_MS + 60_000)
     fills: dict[str, Execution] = {}
     orders: dict[str, Order] = {}
-    positions: list[Position] = []
+    positions: list[Position] | None = None
     for scope in plan.scopes:
         for execution in await rest.get_executions(scope.category, symbol=scope.symbol, start_ms=start_ms):
             fills[execution.exec_id] = execution
@@ -134,13 +138,14 @@ async def reread(rest: PrivateRestReader, plan: ResyncPlan, since_ms: int, now_m
                 if known is None or _order_rank(order) > _order_rank(known):
                     orders[order.order_id] = order
         if plan.positions and scope.category is not Category.SPOT:
-            positions.extend(
-                await rest.get_positions(scope.category, symbol=scope.symbol, settle_coin=scope.settle_coin)
+            found_positions = await rest.get_positions(
+                scope.category, symbol=scope.symbol, settle_coin=scope.settle_coin
             )
+            positions = [*(positions or []), *(p for p in found_positions if p.size != 0)]
     wallet = await rest.get_wallet_balance() if plan.wallet else None
     return ResyncSnapshot(
         executions=tuple(sorted(fills.values(), key=lambda e: (e.exec_time_ms, e.seq, e.exec_id))),
         orders=tuple(sorted(orders.values(), key=lambda o: (o.updated_time_ms, o.created_time_ms))),
-        positions=tuple(positions),
+        positions=None if positions is None else tuple(positions),
         wallet=wallet,
     )

@@ -92,7 +92,8 @@ def decode_private(text: str | bytes, recv_ms: int) -> PrivateMessage:
     if not isinstance(data, list) or not all(isinstance(i, dict) for i in data):
         return Unhandled(f"malformed {topic} message: data is not a list of objects", msg)
     try:
-        ts_ms = int(msg.get("creationTime") or recv_ms)
+        created = msg.get("creationTime")
+        ts_ms = recv_ms if created is None or created == "" else int(created)
         return _event(kind, data, ts_ms, recv_ms)
     except (KeyError, ValueError, TypeError, InvalidOperation) as e:
         return Unhandled(f"malformed {topic} message: {type(e).__name__}: {e}", msg)
