@@ -191,6 +191,11 @@ class OrderBook(BookQueries):
             return None
         return now_ms - self._last.recv_ms
 
+    def is_fresh(self, now_ms: int, max_age_ms: int) -> bool:
+        """Return whether the book is valid and heard from within `max_age_ms` (a quiet book may be stale)."""
+        age = self.age_ms(now_ms)
+        return self._valid and age is not None and age <= max_age_ms
+
     def _break(self, result: ApplyResult, reason: str) -> ApplyResult:
         self._valid = False
         self._reason = reason

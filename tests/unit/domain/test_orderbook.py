@@ -237,8 +237,11 @@ def test_invalidate_and_age() -> None:
     assert book.age_ms(5) is None
     book.apply_snapshot([["10", "1"]], [["11", "1"]], 3, ts_ms=1000, recv_ms=1010)
     assert book.age_ms(1500) == 490
+    assert book.is_fresh(1500, 490)
+    assert not book.is_fresh(1501, 490)
     book.invalidate("connection lost")
     assert (book.is_valid, book.invalid_reason) == (False, "connection lost")
+    assert not book.is_fresh(1500, 490)
 
 
 # --- representation edge cases --------------------------------------------------------------------
