@@ -97,3 +97,39 @@ def test_config_show_masks_secrets() -> None:
     assert shown["BYBIT_API_SECRET"] == "********"
     assert "hidden-secret" not in result.stdout + result.stderr
     assert "visible-key" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["market", "kline"], "Missing argument 'symbol'"),
+        (["market", "klin"], "Did you mean 'kline'?"),
+        (["nosuch"], "No such command 'nosuch'"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(args: list[str], fragment: str) -> None:
+    result = run_bst(args)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_command_is_listed_in_the_help() -> None:
+    result = run_bst(["--help"])
+    assert result.returncode == 0
+    for command in (
+        "balance",
+        "config",
+        "data",
+        "db",
+        "download",
+        "market",
+        "order",
+        "orders",
+        "positions",
+        "record",
+        "sim",
+        "watch",
+    ):
+        assert f" {command} " in result.stdout, command

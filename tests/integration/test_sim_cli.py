@@ -59,7 +59,7 @@ def test_sim_serves_until_sigterm_then_exits_cleanly() -> None:
 
     assert banner.startswith("bst sim listening: REST http://127.0.0.1:")
     assert f"WebSocket {rest.replace('http', 'ws')}" in banner
-    assert "seed 5, 100 requests / 1 s per IP, clock frozen at 1717243230500)" in banner
+    assert "seed 5, 100 requests / 1 s per IP, clock frozen at 1717243230500, no trading accounts" in banner
     assert server_time == 1_717_243_230_500
     assert reply.json()["retCode"] == 0
     assert reply.headers["X-Bapi-Limit"] == "100"

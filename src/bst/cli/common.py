@@ -7,7 +7,6 @@ import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-import click
 import typer
 from rich.console import Console
 
@@ -112,14 +111,17 @@ def run_app_with_args(app: typer.Typer, args: list[str] | None) -> int:
     """Run the Typer app on `args` (None: sys.argv); return its exit code, failures as one line."""
     try:
         app(args=args, prog_name="bst", standalone_mode=False)
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return int(e.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("error: aborted")
         return 130
-    except click.ClickException as e:
-        err_console.print(f"error: {e.format_message()}")
-        return e.exit_code
+    except typer.TyperException as e:  # usage errors: unknown command or option, missing argument
+        if type(e).__name__ == "NoArgsIsHelpError":  # `bst` or `bst market` alone: show the help
+            console.print(e.format_message(), markup=False, highlight=False)
+            return 0
+        err_console.print(f"error: {e.format_message()}", markup=False)
+        return e.exit_code if e.exit_code else 2
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
