@@ -55,8 +55,10 @@ def test_pybit_websocket_follows_the_sim(sim: Any) -> None:
 
     ws = SimWebSocket(f"{sim.ws_url}/v5/public/linear", channel_type="linear", testnet=False, retries=3)
     try:
-        ws.orderbook_stream(50, SYMBOL, on_book)
+        # Trades first: the sim handles a connection's requests in order, so once the book's
+        # snapshot is here the trade subscription is live too, and the clock may move.
         ws.trade_stream(SYMBOL, on_trade)
+        ws.orderbook_stream(50, SYMBOL, on_book)
         assert first_book.wait(10)
         sim.clock.advance(20.0)
         assert book_caught_up.wait(20)

@@ -5,7 +5,7 @@ A recording is a set of gzip-compressed text files, one per category per UTC hou
 
 - a header: `#bst-recording {json}` (format version, category, topics, start time);
 - records: `{recv_ms}\t{raw}` where `raw` is the message text exactly as received; a message that
-  itself contains a line break (Bybit never sends one) is stored as `{recv_ms}\t!{json string}`;
+  contains a line break or starts with "!" (Bybit sends neither) is stored as `{recv_ms}\t!{json string}`;
 - marks: `#mark {json}` for stream events worth keeping (connect, reconnect, gap), which are not
   messages and never change what a replay yields as messages.
 
@@ -58,7 +58,7 @@ class RecordingMark:
 
 def encode_record(recv_ms: int, raw: str) -> str:
     """Return the line (with its newline) that stores one message."""
-    if "\n" in raw or "\r" in raw:
+    if "\n" in raw or "\r" in raw or raw.startswith("!"):
         return f"{recv_ms}\t!{json.dumps(raw)}\n"
     return f"{recv_ms}\t{raw}\n"
 
