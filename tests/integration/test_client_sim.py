@@ -173,7 +173,8 @@ async def test_a_client_within_its_budget_never_trips_the_limit(sim_factory: Any
 
 async def test_forced_rate_limit_replies_raise_after_the_retry_budget(sim_factory: Any) -> None:
     sim = sim_factory(ip_limit_requests=100_000, faults=FaultConfig(rate_limit_rate=1.0, seed=1))
-    rate = RateLimitConfig(penalty_s=0.01)
+    # Each reply says "0 remaining": the client then waits a whole (here short) window before retrying.
+    rate = RateLimitConfig(penalty_s=0.01, window_s=0.3)
     async with client_for(sim, rate=rate) as client:
         with pytest.raises(e.BybitRateLimitError):
             await client.get_server_time()
