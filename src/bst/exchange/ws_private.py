@@ -28,7 +28,6 @@ import contextlib
 import itertools
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -36,7 +35,7 @@ import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from bst.bybit.codec.ws_private import ALL_IN_ONE_TOPICS, check_private_topics, decode_private, encode_auth
+from bst.bybit.codec.ws_private import decode_private, encode_auth
 from bst.bybit.codec.ws_public import OpReply, Unhandled, encode_request
 from bst.bybit.signing import ws_auth_signature
 from bst.domain.account_events import (
@@ -52,93 +51,24 @@ from bst.domain.clock import Clock, SystemClock
 from bst.domain.errors import (
     BybitAPIError,
     BybitAuthError,
-    BybitInvalidParameterError,
+    BybitConnectionError,
     BybitSignatureError,
     BybitTimeoutError,
     ConfigError,
 )
-from bst.exchange.config import Credentials
 from bst.exchange.rest import BybitRestClient
-from bst.exchange.ws_private_resync import PrivateRestReader, ResyncPlan, ResyncSnapshot, reread
+from bst.exchange.ws_private_config import PrivateStreamConfig, PrivateStreamStats, PrivateSubscriptionError
+from bst.exchange.ws_private_resync import PrivateRestReader, ResyncSnapshot, reread
+
+__all__ = ["PrivateStream", "PrivateStreamConfig", "PrivateStreamStats", "PrivateSubscriptionError"]
 
 log = structlog.get_logger(__name__)
 
 _CLOSED: Any = object()
 
 
-class PrivateSubscriptionError(BybitInvalidParameterError):
-    """Bybit (or the local check) refused the private topics; the message says why."""
-
-
 class _SessionEndedError(Exception):
     """This connection cannot go on (no ack, re-read failed, auth to retry): reconnect."""
-
-
-@dataclass(frozen=True, slots=True)
-class PrivateStreamConfig:
-    """Where to connect, with which key, and how to keep the connection (times in clock seconds)."""
-
-    base_url: str
-    credentials: Credentials = field(repr=False)
-    topics: tuple[str, ...] = ALL_IN_ONE_TOPICS
-    resync: ResyncPlan = field(default_factory=ResyncPlan)
-    auth_expiry_s: float = 10.0
-    ping_interval_s: float = 20.0
-    pong_timeout_s: float = 10.0
-    ack_timeout_s: float = 10.0
-    open_timeout_s: float = 10.0
-    reconnect_initial_s: float = 0.5
-    reconnect_max_s: float = 30.0
-    reconnect_factor: float = 2.0
-    reconnect_jitter: float = 0.2
-    max_auth_failures: int = 3
-    resync_attempts: int = 3
-    max_active_time: str | None = None
-    seed: int | None = None
-
-    def __post_init__(self) -> None:
-        if (reason := check_private_topics(self.topics)) is not None:
-            raise ConfigError(f"private stream topics: {reason}")
-        if not 0 < self.pong_timeout_s < self.ping_interval_s:
-            raise ConfigError("pong_timeout_s must be positive and shorter than ping_interval_s")
-        if self.reconnect_initial_s <= 0 or self.reconnect_max_s < self.reconnect_initial_s:
-            raise ConfigError("reconnect delays must be positive, the maximum at least the initial one")
-        if self.auth_expiry_s <= 0 or self.ack_timeout_s <= 0:
-            raise ConfigError("auth_expiry_s and ack_timeout_s must be positive")
-        if self.max_auth_failures < 1 or self.resync_attempts < 1:
-            raise ConfigError("max_auth_failures and resync_attempts must be at least 1")
-
-    @property
-    def url(self) -> str:
-        """Return the stream URL, e.g. wss://stream.bybit.com/v5/private?max_active_time=60s."""
-        url = f"{self.base_url.rstrip('/')}/v5/private"
-        return f"{url}?max_active_time={self.max_active_time}" if self.max_active_time else url
-
-
-@dataclass(slots=True)
-class PrivateStreamStats:
-    """Counters of one stream since it started."""
-
-    connects: int = 0
-    reconnects: int = 0
-    connect_failures: int = 0
-    disconnects: int = 0
-    dead_connections: int = 0
-    auth_failures: int = 0
-    messages: int = 0
-    events: int = 0
-    orders: int = 0
-    executions: int = 0
-    positions: int = 0
-    wallets: int = 0
-    pings_sent: int = 0
-    pongs: int = 0
-    unhandled: int = 0
-    malformed: int = 0
-    resyncs: int = 0
-    resync_failures: int = 0
-    resync_executions: int = 0
-    resync_orders: int = 0
 
 
 class PrivateStream:
@@ -264,6 +194,8 @@ class PrivateStream:
                     raise self._fatal
                 if predicate():
                     return
+                if self._closing:
+                    raise BybitConnectionError("the private stream is closed")
                 await changed.wait()
 
         await self._wait_clock(watch(), timeout_s, "the private stream did not reach the expected state")
@@ -384,16 +316,17 @@ class PrivateStream:
         self._attempt = 0
         self._set_live(True)
         log.info("private stream live", connection=self.connection, topics=list(self.config.topics))
-        if self._rest is None:
+        rest = self._rest
+        if rest is None:
             self._set_live(True, synced=True)
             return
         if self._covered_ms is None:
             self._covered_ms = self._since_ms if self._since_ms is not None else subscribed_ms
-        await self._resync()
+        await self._resync(rest)
         while True:
             await self._resync_wanted.wait()
             self._resync_wanted.clear()
-            await self._resync()
+            await self._resync(rest)
 
     async def _request(self, ws: ClientConnection, op: str, text: str, req_id: str) -> OpReply:
         future: asyncio.Future[OpReply] = asyncio.get_running_loop().create_future()
@@ -452,10 +385,8 @@ class PrivateStream:
                 f"private stream subscription to {', '.join(topics)} refused: {reply.ret_msg or 'refused'}"
             )
 
-    async def _resync(self) -> None:
+    async def _resync(self, rest: PrivateRestReader) -> None:
         """Re-read the account over REST and emit it; end the session if it keeps failing."""
-        rest = self._rest
-        assert rest is not None  # _setup returns before calling this without a reader
         plan = self.config.resync
         started_ms = self._exchange_time()
         since_ms = (self._covered_ms if self._covered_ms is not None else started_ms) - plan.overlap_ms

@@ -29,7 +29,13 @@ from bst.domain.account_events import (
     WalletsEvent,
 )
 from bst.domain.clock import ManualClock
-from bst.domain.errors import BybitAuthError, BybitServerError, BybitSignatureError, ConfigError
+from bst.domain.errors import (
+    BybitAuthError,
+    BybitConnectionError,
+    BybitServerError,
+    BybitSignatureError,
+    ConfigError,
+)
 from bst.domain.market import Category, Side
 from bst.domain.orders import ExecType, Execution, Order, OrderStatus, OrderType, TimeInForce
 from bst.domain.portfolio import Position, WalletBalance
@@ -290,6 +296,8 @@ async def test_stream_events_keep_their_order_and_times(server: ScriptedServer) 
     assert (stream.stats.executions, stream.stats.events) == (300, 300)
     with pytest.raises(StopAsyncIteration):
         await anext(stream)
+    with pytest.raises(BybitConnectionError, match="closed"):
+        await stream.wait_live()
 
 
 async def test_a_silent_connection_is_declared_dead_and_replaced() -> None:

@@ -1,0 +1,81 @@
+"""The private stream's settings, counters and subscription error (see `bst.exchange.ws_private`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bst.bybit.codec.ws_private import ALL_IN_ONE_TOPICS, check_private_topics
+from bst.domain.errors import BybitInvalidParameterError, ConfigError
+from bst.exchange.config import Credentials
+from bst.exchange.ws_private_resync import ResyncPlan
+
+
+class PrivateSubscriptionError(BybitInvalidParameterError):
+    """Bybit (or the local check) refused the private topics; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateStreamConfig:
+    """Where to connect, with which key, and how to keep the connection (times in clock seconds)."""
+
+    base_url: str
+    credentials: Credentials = field(repr=False)
+    topics: tuple[str, ...] = ALL_IN_ONE_TOPICS
+    resync: ResyncPlan = field(default_factory=ResyncPlan)
+    auth_expiry_s: float = 10.0
+    ping_interval_s: float = 20.0
+    pong_timeout_s: float = 10.0
+    ack_timeout_s: float = 10.0
+    open_timeout_s: float = 10.0
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    reconnect_factor: float = 2.0
+    reconnect_jitter: float = 0.2
+    max_auth_failures: int = 3
+    resync_attempts: int = 3
+    max_active_time: str | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if (reason := check_private_topics(self.topics)) is not None:
+            raise ConfigError(f"private stream topics: {reason}")
+        if not 0 < self.pong_timeout_s < self.ping_interval_s:
+            raise ConfigError("pong_timeout_s must be positive and shorter than ping_interval_s")
+        if self.reconnect_initial_s <= 0 or self.reconnect_max_s < self.reconnect_initial_s:
+            raise ConfigError("reconnect delays must be positive, the maximum at least the initial one")
+        if self.auth_expiry_s <= 0 or self.ack_timeout_s <= 0:
+            raise ConfigError("auth_expiry_s and ack_timeout_s must be positive")
+        if self.max_auth_failures < 1 or self.resync_attempts < 1:
+            raise ConfigError("max_auth_failures and resync_attempts must be at least 1")
+
+    @property
+    def url(self) -> str:
+        """Return the stream URL, e.g. wss://stream.bybit.com/v5/private?max_active_time=60s."""
+        url = f"{self.base_url.rstrip('/')}/v5/private"
+        return f"{url}?max_active_time={self.max_active_time}" if self.max_active_time else url
+
+
+@dataclass(slots=True)
+class PrivateStreamStats:
+    """Counters of one stream since it started."""
+
+    connects: int = 0
+    reconnects: int = 0
+    connect_failures: int = 0
+    disconnects: int = 0
+    dead_connections: int = 0
+    auth_failures: int = 0
+    messages: int = 0
+    events: int = 0
+    orders: int = 0
+    executions: int = 0
+    positions: int = 0
+    wallets: int = 0
+    pings_sent: int = 0
+    pongs: int = 0
+    unhandled: int = 0
+    malformed: int = 0
+    resyncs: int = 0
+    resync_failures: int = 0
+    resync_executions: int = 0
+    resync_orders: int = 0
