@@ -473,14 +473,6 @@ async def test_the_per_uid_limit_answers_10006_with_headers_and_the_client_waits
     assert (refused.value.ret_code, refused.value.reset_at_ms is not None) == (10006, True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sim bug (bst.sim.gateway, FaultKind.RATE_LIMIT): an injected 10006 carries the IP budget "
-        "(X-Bapi-Limit = the IP limit, or 1 with the IP limit off) instead of the endpoint's "
-        "per-UID limit; a client following the headers then paces the group by that number"
-    ),
-)
 @pytest.mark.parametrize("ip_limit", [1_000_000, 0])
 async def test_an_injected_10006_carries_the_per_uid_limit_of_the_endpoint(
     sim_factory: Any, ip_limit: int
@@ -495,3 +487,23 @@ async def test_an_injected_10006_carries_the_per_uid_limit_of_the_endpoint(
     assert code == 10006
     # Bybit's 10006 on /v5/order/create (linear) reports that endpoint's per-UID budget: 10 a second.
     assert (headers["X-Bapi-Limit"], headers["X-Bapi-Limit-Status"]) == ("10", "0")
+
+
+async def test_a_cancel_whose_reply_was_lost_is_confirmed_not_reported_as_failed(trading_sim: Any) -> None:
+    bid, _, _, _ = top_of_book(trading_sim)
+    recorder = Recorder()
+    async with trading_client(trading_sim, transport=recorder) as client:
+        ack = await client.place_order(limit(bid - 400, order_link_id="cxl-lost-1"))
+        trading_sim.set_faults(FaultConfig(script=(FaultKind.DROP,), path_prefixes=("/v5/order/cancel",)))
+        cancelled = await client.cancel_order(LINEAR, SYMBOL, order_link_id="cxl-lost-1")
+        with pytest.raises(BybitOrderError) as unknown:
+            await client.cancel_order(LINEAR, SYMBOL, order_link_id="never-placed")
+        history = await client.get_order_history(LINEAR, symbol=SYMBOL, order_link_id="cxl-lost-1")
+
+    assert cancelled == ack
+    # The first cancel's reply is cut -> the order is looked up -> Cancelled: success, nothing re-sent.
+    # The second cancel (an order that never existed) is refused at once.
+    cancel_codes = [c for p, c, _ in recorder.replies if p == "/v5/order/cancel"]
+    assert cancel_codes == [None, 110001]
+    assert unknown.value.ret_code == 110001
+    assert [o.status for o in history] == [OrderStatus.CANCELLED]

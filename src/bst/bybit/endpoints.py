@@ -84,3 +84,33 @@ UID_LIMITS_PER_S: dict[RateGroup, int] = {
 
 KLINE_CATEGORIES = frozenset({Category.SPOT, Category.LINEAR, Category.INVERSE})
 ALL_INTERVALS = tuple(Interval)
+
+_BY_PATH: dict[str, Endpoint] = {
+    e.path: e
+    for e in (
+        SERVER_TIME,
+        KLINE,
+        MARK_PRICE_KLINE,
+        INDEX_PRICE_KLINE,
+        INSTRUMENTS_INFO,
+        TICKERS,
+        ORDERBOOK,
+        RECENT_TRADE,
+        ORDER_CREATE,
+        ORDER_AMEND,
+        ORDER_CANCEL,
+        ORDER_CANCEL_ALL,
+        ORDER_REALTIME,
+        ORDER_HISTORY,
+        EXECUTION_LIST,
+        POSITION_LIST,
+        SET_LEVERAGE,
+        WALLET_BALANCE,
+        FEE_RATE,
+    )
+}
+
+
+def endpoint_for_path(path: str) -> Endpoint | None:
+    """Return the endpoint served at `path`, or None for a path this table does not know."""
+    return _BY_PATH.get(path)

@@ -28,6 +28,7 @@ from bst.domain.orders import (
     Order,
     OrderAck,
     OrderRequest,
+    OrderStatus,
     OrderType,
     check_order_link_id,
 )
@@ -39,6 +40,9 @@ T = TypeVar("T")
 
 DUPLICATE_LINK_ID_CODES = frozenset({110072, 170141})
 LEVERAGE_NOT_MODIFIED = 110043
+# "Order does not exist" / "already completed or cancelled" (derivatives), "order does not exist" (spot).
+ORDER_GONE_CODES = frozenset({110001, 110008, 170213})
+CANCELLED_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.PARTIALLY_FILLED_CANCELED})
 MAX_PAGES = 200
 
 
@@ -92,18 +96,29 @@ class PrivateRestMixin:
         """Validate, round and place an order; resolve a lost reply by orderLinkId, never duplicate."""
         prepared = prepare_order(req, instrument)
         body = order_codec.encode_order_request(prepared)
-        for attempt in range(1, 4):
+        unknown_before = False
+        for _ in range(3):
             try:
                 env = await self.http.call(ep.ORDER_CREATE, body, repeat_safe=False)
                 return order_codec.parse_ack(env.result)
             except BybitAPIError as e:
-                if e.ret_code in DUPLICATE_LINK_ID_CODES and attempt > 1:
-                    # Our earlier, unanswered attempt did reach the exchange.
+                if unknown_before and e.ret_code in DUPLICATE_LINK_ID_CODES:
+                    # Our earlier, unanswered attempt did reach the exchange after all.
                     found = await self.find_order(prepared.category, prepared.symbol, prepared.order_link_id)
                     if found is not None:
                         return OrderAck(found.order_id, found.order_link_id)
+                if unknown_before and not e.outcome_unknown:
+                    # The resend was refused, but the first attempt may yet surface (the exchange's
+                    # order lists can lag): the refusal does not settle what happened to the order.
+                    raise BybitAPIError(
+                        f"order {prepared.order_link_id}: a reply was lost and the resend failed ({e}); "
+                        "query it by orderLinkId before placing it again",
+                        ret_code=e.ret_code,
+                        outcome_unknown=True,
+                    ) from e
                 if not e.outcome_unknown:
                     raise
+                unknown_before = True
                 log.warning("order.outcome_unknown", order_link_id=prepared.order_link_id, error=str(e))
                 found = await self.find_order(prepared.category, prepared.symbol, prepared.order_link_id)
                 if found is not None:
@@ -135,7 +150,7 @@ class PrivateRestMixin:
     async def cancel_order(
         self, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
     ) -> OrderAck:
-        """Cancel one open order (by orderId, else orderLinkId); cancelling twice is harmless."""
+        """Cancel one open order (by orderId, else orderLinkId); a lost reply is resolved by looking it up."""
         if not order_id and not order_link_id:
             raise OrderValidationError("cancel needs an orderId or an orderLinkId")
         params: Params = {
@@ -144,8 +159,39 @@ class PrivateRestMixin:
             "orderId": order_id or None,
             "orderLinkId": order_link_id or None,
         }
-        env = await self.http.call(ep.ORDER_CANCEL, params, repeat_safe=True)
-        return order_codec.parse_ack(env.result)
+        unknown_before = False
+        for _ in range(3):
+            try:
+                env = await self.http.call(ep.ORDER_CANCEL, params, repeat_safe=False)
+                return order_codec.parse_ack(env.result)
+            except BybitAPIError as e:
+                if not e.outcome_unknown and not (unknown_before and e.ret_code in ORDER_GONE_CODES):
+                    raise  # a plain refusal, e.g. cancelling an order that is already closed
+                unknown_before = True
+                # The reply was lost (or the repeat found the order gone): ask what became of it.
+                found = await self._find_by_ids(category, symbol, order_id, order_link_id)
+                if found is not None and found.status in CANCELLED_STATUSES:
+                    return OrderAck(found.order_id, found.order_link_id)
+                if found is None or not found.status.is_open:
+                    raise
+        raise BybitAPIError(
+            f"cancel of {order_id or order_link_id} could not be confirmed after 3 attempts; query the order",
+            outcome_unknown=True,
+        )
+
+    async def _find_by_ids(
+        self, category: Category, symbol: str, order_id: str, order_link_id: str
+    ) -> Order | None:
+        if order_link_id:
+            return await self.find_order(category, symbol, order_link_id)
+        for open_only in (0, 1):
+            found = await self.get_open_orders(
+                category, symbol=symbol, order_id=order_id, open_only=open_only
+            )
+            if found:
+                return found[0]
+        history = await self.get_order_history(category, symbol=symbol, order_id=order_id)
+        return history[0] if history else None
 
     async def cancel_all_orders(
         self, category: Category, *, symbol: str | None = None, settle_coin: str | None = None

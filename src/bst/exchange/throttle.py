@@ -23,6 +23,10 @@ from bst.domain.clock import Clock
 
 log = structlog.get_logger(__name__)
 
+# The highest per-UID per-second budget Bybit grants (VIP tiers top out far below this); a header
+# claiming more is not believed, so a bogus figure can neither loosen nor stall the pacing.
+MAX_UID_LIMIT_PER_S = 1000
+
 
 class SlidingWindow:
     """At most `limit` requests in any `window_s` of clock time; waiters are served FIFO.
@@ -57,8 +61,8 @@ class SlidingWindow:
         used = self._in_flight + len(self._done)
         if used < self.limit:
             return blocked
-        if not self._done:
-            return None
+        if self._in_flight >= self.limit:
+            return None  # every slot is in flight (the limit may just have been lowered)
         return max(blocked, self._done[used - self.limit] + self.window_s - now)
 
     async def acquire(self) -> float:
@@ -134,7 +138,8 @@ class RateLimiter:
             # Public endpoints report the IP budget; ours may be set lower, so only tighten it.
             self.ip.sync_used(limit - max(0, remaining))
             return
-        window.limit = limit
+        if limit <= MAX_UID_LIMIT_PER_S:  # a larger figure is not a per-second endpoint budget
+            window.limit = limit
         window.sync_used(limit - max(0, remaining))
 
     def back_off(self, group: RateGroup, seconds: float, *, ip_wide: bool) -> None:

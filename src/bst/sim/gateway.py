@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bst.bybit.endpoints import UID_LIMITS_PER_S, endpoint_for_path
 from bst.sim.faults import FaultKind
 from bst.sim.limits import LimitDecision
 from bst.sim.replies import RATE_LIMIT_CODE, RATE_LIMIT_MSG, SERVER_ERROR_MESSAGES, envelope_bytes
@@ -107,7 +108,11 @@ class Gateway:
             await _send_simple(send, fault.code, reason, b"text/plain; charset=utf-8", limit_headers)
             return
         if fault.kind is FaultKind.RATE_LIMIT:
-            forced = LimitDecision(False, limit.limit if limit else 1, 0, now_ms + 1000)
+            # A 10006 is a per-UID refusal: its headers report the endpoint's own budget, as Bybit's do.
+            endpoint = endpoint_for_path(str(scope.get("path", "")))
+            uid_limit = UID_LIMITS_PER_S.get(endpoint.group) if endpoint is not None else None
+            budget = uid_limit or (limit.limit if limit else 1)
+            forced = LimitDecision(False, budget, 0, now_ms + 1000)
             body = envelope_bytes(RATE_LIMIT_CODE, RATE_LIMIT_MSG, now_ms)
             await _send_simple(send, 200, body, b"application/json", forced.headers())
             return

@@ -147,3 +147,26 @@ async def test_public_headers_only_ever_tighten_the_ip_budget() -> None:
     before = clock.monotonic()
     async with limiter.slot(RateGroup.PUBLIC):
         assert clock.monotonic() - before == 1.0
+
+
+def test_a_lowered_limit_with_requests_in_flight_waits_for_a_release() -> None:
+    clock = ManualClock()
+    window = SlidingWindow(3, 1.0, clock)
+
+    async def take_three() -> None:
+        for _ in range(3):
+            await window.acquire()
+
+    asyncio.run(take_three())
+    window.release()
+    window.limit = 1
+    assert window.wait_time() is None
+
+
+async def test_implausible_limit_headers_are_not_believed() -> None:
+    clock = ManualClock(autojump=True)
+    limiter = RateLimiter(clock, 600, 5.0, {RateGroup.ORDER_CREATE: 10})
+    limiter.observe_headers(RateGroup.ORDER_CREATE, 1_000_000, 999_999)
+    assert limiter.groups[RateGroup.ORDER_CREATE].limit == 10
+    limiter.observe_headers(RateGroup.ORDER_CREATE, 20, 19)  # a VIP budget is adopted
+    assert limiter.groups[RateGroup.ORDER_CREATE].limit == 20

@@ -227,7 +227,7 @@ def test_executions_survive_encode_then_decode(
         exec_time_ms=exec_time,
         seq=seq,
         mark_price=price,
-        stop_order_type="UNKNOWN",  # what Bybit prints for a plain order (the codec keeps it verbatim)
+        stop_order_type="",  # Bybit prints "UNKNOWN" for a plain order; the codec reads that as none
     )
     raw = encode_private_message("execution", [fill], exec_time, "m-1")
     event = decode_private(raw, exec_time + 5)

@@ -125,6 +125,21 @@ def encode_ack(ack: OrderAck) -> JSON:
 # --- orders ----------------------------------------------------------------------------------
 
 
+def _fee_currency(item: JSON) -> str:
+    # The order topic names the fee coin; REST orders only carry it as the key of cumFeeDetail.
+    named = item.get("feeCurrency")
+    if named:
+        return str(named)
+    detail = item.get("cumFeeDetail")
+    return str(next(iter(detail))) if isinstance(detail, dict) and len(detail) == 1 else ""
+
+
+def _stop_order_type(item: JSON) -> str:
+    # Bybit prints "" or "UNKNOWN" for plain orders; both mean none.
+    value = str(item.get("stopOrderType") or "")
+    return "" if value == "UNKNOWN" else value
+
+
 def parse_order(item: JSON, category: Category | None = None) -> Order:
     """Return one order (REST list item or WS `order` item; the WS item names its category)."""
     cat = Category(item["category"]) if item.get("category") else (category or Category.LINEAR)
@@ -149,14 +164,14 @@ def parse_order(item: JSON, category: Category | None = None) -> Order:
         cum_exec_qty=dec(item.get("cumExecQty")),
         cum_exec_value=dec(item.get("cumExecValue")),
         cum_exec_fee=dec(item.get("cumExecFee")),
-        fee_currency=str(item.get("feeCurrency") or ""),
+        fee_currency=_fee_currency(item),
         reduce_only=boolean(item.get("reduceOnly", False)),
         close_on_trigger=boolean(item.get("closeOnTrigger", False)),
         position_idx=integer(item.get("positionIdx")),
         created_time_ms=integer(item.get("createdTime")),
         updated_time_ms=integer(item.get("updatedTime")),
         market_unit=MarketUnit(market_unit) if market_unit else None,
-        stop_order_type=str(item.get("stopOrderType") or ""),
+        stop_order_type=_stop_order_type(item),
         take_profit=opt_dec(item.get("takeProfit"), zero_is_none=True),
         stop_loss=opt_dec(item.get("stopLoss"), zero_is_none=True),
         trigger_price=opt_dec(item.get("triggerPrice"), zero_is_none=True),
@@ -255,7 +270,7 @@ def parse_execution(item: JSON, category: Category | None = None) -> Execution:
         seq=integer(item.get("seq")),
         mark_price=opt_dec(item.get("markPrice")),
         create_type=str(item.get("createType") or "CreateByUser"),
-        stop_order_type=str(item.get("stopOrderType") or ""),
+        stop_order_type=_stop_order_type(item),
         market_unit=MarketUnit(market_unit) if market_unit else None,
     )
 
