@@ -24,16 +24,12 @@ Consume with `async for event in stream`; `wait_live()` / `wait_synced()` raise 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-import random
-from collections.abc import Callable
-from types import TracebackType
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from bst.bybit.codec.ws_private import decode_private, encode_auth
 from bst.bybit.codec.ws_public import OpReply, Unhandled, encode_request
@@ -47,16 +43,16 @@ from bst.domain.account_events import (
     ResyncEvent,
     WalletsEvent,
 )
-from bst.domain.clock import Clock, SystemClock
+from bst.domain.clock import Clock
 from bst.domain.errors import (
     BybitAPIError,
     BybitAuthError,
     BybitConnectionError,
     BybitSignatureError,
     BybitTimeoutError,
-    ConfigError,
 )
 from bst.exchange.rest import BybitRestClient
+from bst.exchange.ws_connection import ReconnectingStream, SessionEndedError
 from bst.exchange.ws_private_config import PrivateStreamConfig, PrivateStreamStats, PrivateSubscriptionError
 from bst.exchange.ws_private_resync import PrivateRestReader, ResyncSnapshot, reread
 
@@ -64,15 +60,13 @@ __all__ = ["PrivateStream", "PrivateStreamConfig", "PrivateStreamStats", "Privat
 
 log = structlog.get_logger(__name__)
 
-_CLOSED: Any = object()
 
-
-class _SessionEndedError(Exception):
-    """This connection cannot go on (no ack, re-read failed, auth to retry): reconnect."""
-
-
-class PrivateStream:
+class PrivateStream(ReconnectingStream[AccountEvent]):
     """One authenticated private connection, its REST hand-over and its event queue."""
+
+    _label = "private stream"
+    # Refused credentials or topics will be refused again: stop instead of a reconnect loop.
+    _fatal_errors = (BybitAuthError, PrivateSubscriptionError)
 
     def __init__(
         self,
@@ -84,32 +78,21 @@ class PrivateStream:
         on_raw: Callable[[str, int], None] | None = None,
     ) -> None:
         self.config = config
-        self.clock: Clock = clock or SystemClock()
         self.stats = PrivateStreamStats()
+        # Unbounded queue: a dropped private event would be a missed fill.
+        super().__init__(config, self.stats, clock=clock, on_raw=on_raw, task_name="bst-ws-private")
         self._rest = rest
         if exchange_time is None:
             exchange_time = rest.http.exchange_now_ms if isinstance(rest, BybitRestClient) else None
         self._exchange_time: Callable[[], int] = exchange_time or self.clock.now_ms
-        self._on_raw = on_raw
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._ws: ClientConnection | None = None
-        self._task: asyncio.Task[None] | None = None
         self._live = False
         self._synced = False
-        self._changed = asyncio.Event()
-        self._closing = False
-        self._fatal: BaseException | None = None
-        self._req_ids = itertools.count(1)
         self._pending: dict[str, tuple[str, asyncio.Future[OpReply]]] = {}
-        self._rng = random.Random(config.seed)
-        self._attempt = 0
         self._auth_failures = 0
         self._need_time_sync = isinstance(rest, BybitRestClient)
-        self._last_rx = 0.0
         self._since_ms: int | None = None
         self._covered_ms: int | None = None
         self._resync_wanted = asyncio.Event()
-        self.connection = 0
 
     def __repr__(self) -> str:
         return f"PrivateStream(url={self.config.url!r}, live={self._live}, connection={self.connection})"
@@ -123,43 +106,7 @@ class PrivateStream:
         """
         if self._task is None:
             self._since_ms = since_ms
-            self._task = asyncio.create_task(self._run(), name="bst-ws-private")
-
-    async def close(self) -> None:
-        """Close the connection and end the event iteration."""
-        self._closing = True
-        if self._ws is not None:
-            with contextlib.suppress(Exception):
-                await self._ws.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
-        self._set_live(False)
-        self._queue.put_nowait(_CLOSED)
-
-    async def __aenter__(self) -> PrivateStream:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    def __aiter__(self) -> PrivateStream:
-        return self
-
-    async def __anext__(self) -> AccountEvent:
-        item = await self._queue.get()
-        if item is _CLOSED:
-            self._queue.put_nowait(_CLOSED)  # later readers stop too
-            if self._fatal is not None:
-                raise self._fatal
-            raise StopAsyncIteration
-        event: AccountEvent = item
-        return event
+            await super().start()
 
     @property
     def live(self) -> bool:
@@ -187,80 +134,40 @@ class PrivateStream:
     async def wait_state(self, predicate: Callable[[], bool], timeout_s: float | None = None) -> None:
         """Wait until `predicate()` holds, re-checked on every state change of the stream."""
 
-        async def watch() -> None:
-            while True:
-                changed = self._changed
-                if self._fatal is not None:
-                    raise self._fatal
-                if predicate():
-                    return
-                if self._closing:
-                    raise BybitConnectionError("the private stream is closed")
-                await changed.wait()
+        def reached() -> bool:
+            # A stream that failed or was closed will not change again: give up at once.
+            if self._fatal is not None:
+                raise self._fatal
+            if predicate():
+                return True
+            if self._closing:
+                raise BybitConnectionError("the private stream is closed")
+            return False
 
-        await self._wait_clock(watch(), timeout_s, "the private stream did not reach the expected state")
+        await self._wait_until(reached, timeout_s, "the private stream did not reach the expected state")
 
     def request_resync(self) -> None:
         """Re-read the account over REST now (e.g. when a consumer sees fills it lacks)."""
         self._resync_wanted.set()
 
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
     def _set_live(self, live: bool, synced: bool = False) -> None:
         self._live, self._synced = live, synced and live
         self._notify()
 
-    def _fail(self, error: BaseException) -> None:
-        self._fatal = error
+    def _on_stopped(self) -> None:
         self._set_live(False)
-        self._queue.put_nowait(_CLOSED)
-        log.error("private stream stopped", url=self.config.url, error=str(error))
 
     # --- the connection ----------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        cfg = self.config
-        while not self._closing:
-            await self._sync_time_if_needed()
-            try:
-                ws = await connect(
-                    cfg.url,
-                    open_timeout=cfg.open_timeout_s,
-                    ping_interval=None,
-                    close_timeout=1.0,
-                    max_size=2**24,
-                    compression=None,
-                )
-            except InvalidURI as e:
-                self._fail(ConfigError(f"invalid WebSocket URL {cfg.url!r}: {e}"))
-                return
-            except (OSError, TimeoutError, InvalidHandshake) as e:
-                self.stats.connect_failures += 1
-                self._notify()
-                log.warning("private stream connect failed", url=cfg.url, error=str(e) or type(e).__name__)
-                await self._backoff()
-                continue
-            try:
-                await self._session(ws)
-            except (BybitAuthError, PrivateSubscriptionError) as e:
-                self._fail(e)
-                return
-            except _SessionEndedError as e:
-                log.warning("private stream session ended", url=cfg.url, reason=str(e))
-            finally:
-                self._ws = None
-                for _, future in self._pending.values():
-                    future.cancel()
-                self._pending.clear()
-                if self._fatal is None:
-                    self._set_live(False)
-            if self._closing:
-                return
-            self.stats.disconnects += 1
-            log.warning("private stream disconnected", url=cfg.url, connection=self.connection)
-            await self._backoff()
+    def _on_disconnected(self) -> None:
+        for _, future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+        if self._fatal is None:
+            self._set_live(False)
+
+    async def _before_connect(self) -> None:
+        await self._sync_time_if_needed()
 
     async def _sync_time_if_needed(self) -> None:
         rest = self._rest
@@ -272,48 +179,19 @@ class PrivateStream:
         except BybitAPIError as e:  # auth can still work with our own clock; the next connect retries
             log.warning("private stream could not sync the exchange clock", error=str(e))
 
-    async def _backoff(self) -> None:
-        cfg = self.config
-        delay = min(cfg.reconnect_max_s, cfg.reconnect_initial_s * cfg.reconnect_factor**self._attempt)
-        delay *= 1 + cfg.reconnect_jitter * (2 * self._rng.random() - 1)
-        self._attempt += 1
-        await self.clock.sleep(delay)
-
-    async def _session(self, ws: ClientConnection) -> None:
-        self._ws = ws
-        self.connection += 1
-        self.stats.connects += 1
-        if self.connection > 1:
-            self.stats.reconnects += 1
-        self._last_rx = self.clock.monotonic()
+    async def _on_connected(self, ws: ClientConnection) -> None:
         self._notify()
         log.info("private stream connected", url=self.config.url, connection=self.connection)
-        reader = asyncio.create_task(self._read(ws))
-        keepalive = asyncio.create_task(self._keepalive(ws))
-        setup = asyncio.create_task(self._setup(ws))
-        pending: set[asyncio.Task[None]] = {reader, keepalive, setup}
-        try:
-            while True:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                if setup in done and (error := setup.exception()) is not None:
-                    raise error
-                if reader in done or keepalive in done:
-                    return
-        finally:
-            for task in (reader, keepalive, setup):
-                task.cancel()
-            for task in (reader, keepalive, setup):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 1.0)
+
+    def _session_task(self, ws: ClientConnection) -> Coroutine[Any, Any, None]:
+        return self._setup(ws)
 
     async def _setup(self, ws: ClientConnection) -> None:
         """Authenticate, subscribe, hand over from REST; then serve re-read requests."""
         await self._authenticate(ws)
         await self._subscribe(ws)
         subscribed_ms = self._exchange_time()
-        self._attempt = 0
+        self._reset_backoff()
         self._set_live(True)
         log.info("private stream live", connection=self.connection, topics=list(self.config.topics))
         rest = self._rest
@@ -335,11 +213,11 @@ class PrivateStream:
             try:
                 await ws.send(text)
             except ConnectionClosed as e:
-                raise _SessionEndedError(f"connection closed while sending {op}") from e
+                raise SessionEndedError(f"connection closed while sending {op}") from e
             try:
                 reply: OpReply = await self._wait_clock(future, self.config.ack_timeout_s, f"no {op} reply")
             except BybitTimeoutError as e:
-                raise _SessionEndedError(str(e)) from e
+                raise SessionEndedError(str(e)) from e
             return reply
         finally:
             self._pending.pop(req_id, None)
@@ -348,7 +226,7 @@ class PrivateStream:
         creds = self.config.credentials
         expires_ms = self._exchange_time() + round(self.config.auth_expiry_s * 1000)
         signature = ws_auth_signature(creds.reveal_secret(), expires_ms)
-        req_id = f"auth-{next(self._req_ids)}"
+        req_id = self._next_req_id("auth")
         reply = await self._request(
             ws, "auth", encode_auth(creds.api_key, expires_ms, signature, req_id), req_id
         )
@@ -374,11 +252,11 @@ class PrivateStream:
             )
         # Most often an expiry our clock got wrong: measure the exchange clock again, then retry.
         self._need_time_sync = isinstance(self._rest, BybitRestClient)
-        raise _SessionEndedError(f"authentication refused: {reason}")
+        raise SessionEndedError(f"authentication refused: {reason}")
 
     async def _subscribe(self, ws: ClientConnection) -> None:
         topics = list(self.config.topics)
-        req_id = f"sub-{next(self._req_ids)}"
+        req_id = self._next_req_id("sub")
         reply = await self._request(ws, "subscribe", encode_request("subscribe", topics, req_id), req_id)
         if not reply.success:
             raise PrivateSubscriptionError(
@@ -408,7 +286,7 @@ class PrivateStream:
             self._covered_ms = max(self._covered_ms or started_ms, started_ms)
             self._set_live(True, synced=True)
             return
-        raise _SessionEndedError(f"the REST re-read failed {self.config.resync_attempts} times: {last_error}")
+        raise SessionEndedError(f"the REST re-read failed {self.config.resync_attempts} times: {last_error}")
 
     def _emit_snapshot(self, snapshot: ResyncSnapshot, since_ms: int) -> None:
         now_ms = self._exchange_time()
@@ -446,40 +324,7 @@ class PrivateStream:
             orders=len(snapshot.orders),
         )
 
-    async def _keepalive(self, ws: ClientConnection) -> None:
-        cfg = self.config
-        wait = cfg.ping_interval_s
-        while True:
-            await self.clock.sleep(wait)
-            sent = self.clock.monotonic()
-            try:
-                await ws.send(encode_request("ping", req_id=f"ping-{next(self._req_ids)}"))
-            except ConnectionClosed:
-                return
-            self.stats.pings_sent += 1
-            self._notify()
-            await self.clock.sleep(cfg.pong_timeout_s)
-            if self._last_rx < sent:
-                self.stats.dead_connections += 1
-                self._notify()
-                log.warning("private stream dead: nothing received since the last ping", url=cfg.url)
-                return
-            wait = cfg.ping_interval_s - cfg.pong_timeout_s
-
-    async def _read(self, ws: ClientConnection) -> None:
-        try:
-            async for frame in ws:
-                text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-                self._on_text(text)
-        except ConnectionClosed as e:
-            log.info("private stream closed by peer", code=e.rcvd.code if e.rcvd else None)
-
-    def _on_text(self, text: str) -> None:
-        recv_ms = self.clock.now_ms()
-        self._last_rx = self.clock.monotonic()
-        self.stats.messages += 1
-        if self._on_raw is not None:
-            self._on_raw(text, recv_ms)
+    async def _on_text(self, text: str, recv_ms: int) -> None:
         out = decode_private(text, recv_ms)
         if isinstance(out, OpReply):
             self._on_reply(out)
@@ -525,19 +370,4 @@ class PrivateStream:
 
     def _emit(self, event: AccountEvent) -> None:
         self.stats.events += 1
-        self._queue.put_nowait(event)
-
-    async def _wait_clock(self, awaitable: Any, timeout_s: float | None, what: str) -> Any:
-        """Await `awaitable`, giving up after `timeout_s` of the injected clock."""
-        task = asyncio.ensure_future(awaitable)
-        if timeout_s is None:
-            return await task
-        timer = asyncio.ensure_future(self.clock.sleep(timeout_s))
-        try:
-            done, _ = await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            timer.cancel()
-        if task not in done:
-            task.cancel()
-            raise BybitTimeoutError(f"{what} within {timeout_s:g} s")
-        return task.result()
+        self._put(event)

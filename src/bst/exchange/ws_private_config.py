@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from bst.bybit.codec.ws_private import ALL_IN_ONE_TOPICS, check_private_topics
 from bst.domain.errors import BybitInvalidParameterError, ConfigError
 from bst.exchange.config import Credentials
+from bst.exchange.ws_connection import check_connection_settings
 from bst.exchange.ws_private_resync import ResyncPlan
 
 
@@ -39,10 +40,7 @@ class PrivateStreamConfig:
     def __post_init__(self) -> None:
         if (reason := check_private_topics(self.topics)) is not None:
             raise ConfigError(f"private stream topics: {reason}")
-        if not 0 < self.pong_timeout_s < self.ping_interval_s:
-            raise ConfigError("pong_timeout_s must be positive and shorter than ping_interval_s")
-        if self.reconnect_initial_s <= 0 or self.reconnect_max_s < self.reconnect_initial_s:
-            raise ConfigError("reconnect delays must be positive, the maximum at least the initial one")
+        check_connection_settings(self)
         if self.auth_expiry_s <= 0 or self.ack_timeout_s <= 0:
             raise ConfigError("auth_expiry_s and ack_timeout_s must be positive")
         if self.max_auth_failures < 1 or self.resync_attempts < 1:

@@ -23,17 +23,12 @@ first, exactly as received (the recorder's hook).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any
 
 import structlog
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from bst.bybit.codec.ws_public import (
     MAX_ARGS_CHARS_PER_CONNECTION,
@@ -47,11 +42,12 @@ from bst.bybit.codec.ws_public import (
     orderbook_topic,
 )
 from bst.domain.bookset import BookSet
-from bst.domain.clock import Clock, SystemClock
-from bst.domain.errors import BybitInvalidParameterError, BybitTimeoutError, ConfigError
+from bst.domain.clock import Clock
+from bst.domain.errors import BybitInvalidParameterError, ConfigError
 from bst.domain.events import BookUpdate, MarketEvent
 from bst.domain.market import Category
 from bst.domain.orderbook import ApplyResult, OrderBook
+from bst.exchange.ws_connection import ReconnectingStream, check_connection_settings
 
 log = structlog.get_logger(__name__)
 
@@ -85,10 +81,7 @@ class PublicStreamConfig:
     def __post_init__(self) -> None:
         if self.category not in (Category.SPOT, Category.LINEAR, Category.INVERSE):
             raise ConfigError(f"public streams are spot, linear or inverse, not {self.category.value}")
-        if not 0 < self.pong_timeout_s < self.ping_interval_s:
-            raise ConfigError("pong_timeout_s must be positive and shorter than ping_interval_s")
-        if self.reconnect_initial_s <= 0 or self.reconnect_max_s < self.reconnect_initial_s:
-            raise ConfigError("reconnect delays must be positive, the maximum at least the initial one")
+        check_connection_settings(self)
 
     @property
     def url(self) -> str:
@@ -146,11 +139,10 @@ class _Waiters:
                 future.set_result(reason)
 
 
-_CLOSED: Any = object()
-
-
-class PublicStream:
+class PublicStream(ReconnectingStream[MarketEvent]):
     """One public connection with its subscriptions, books and event queue."""
+
+    _max_frame_bytes = 2**25  # 32 MiB, as before the split: book snapshots are the largest frames
 
     def __init__(
         self,
@@ -160,35 +152,26 @@ class PublicStream:
         on_raw: Callable[[str, int], None] | None = None,
     ) -> None:
         self.config = config
-        self.clock: Clock = clock or SystemClock()
         self.books = BookSet()
         self.stats = StreamStats()
+        super().__init__(
+            config,
+            self.stats,
+            clock=clock,
+            on_raw=on_raw,
+            task_name=f"bst-ws-{config.category.value}",
+            queue_size=config.event_queue_size,
+        )
         self.failures: dict[str, str] = {}
-        self._on_raw = on_raw
         self._decoder = PublicDecoder(config.category)
         self._topics: dict[str, bool] = {}  # desired topics -> acknowledged on this connection
         self._requests: dict[str, _Request] = {}
         self._sub_waiters = _Waiters()
         self._unsub_waiters = _Waiters()
         self._resyncing: set[str] = set()
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(config.event_queue_size)
-        self._ws: ClientConnection | None = None
-        self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
-        self._changed = asyncio.Event()
-        self._closing = False
-        self._fatal: BaseException | None = None
-        self._req_ids = itertools.count(1)
-        self._rng = random.Random(config.seed)
-        self._attempt = 0
-        self._last_rx = 0.0
 
     # --- lifecycle ---------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Start connecting in the background (returns at once; see `wait_connected`)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"bst-ws-{self.config.category.value}")
 
     async def wait_connected(self, timeout_s: float | None = None) -> None:
         """Wait until the connection is open (BybitTimeoutError after `timeout_s` of the clock)."""
@@ -196,19 +179,7 @@ class PublicStream:
 
     async def wait_state(self, predicate: Callable[[], bool], timeout_s: float | None = None) -> None:
         """Wait until `predicate()` holds, checked on each connection, subscription or book-state change."""
-
-        async def watch() -> None:
-            while True:
-                changed = self._changed
-                if predicate():
-                    return
-                await changed.wait()
-
-        await self._wait_clock(watch(), timeout_s, "the stream did not reach the expected state")
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        await self._wait_until(predicate, timeout_s, "the stream did not reach the expected state")
 
     @property
     def connected(self) -> bool:
@@ -222,42 +193,13 @@ class PublicStream:
 
     async def close(self) -> None:
         """Close the connection and end the event iteration (pending subscribe calls fail)."""
-        self._closing = True
         for waiters in (self._sub_waiters, self._unsub_waiters):
             for topic in list(waiters.by_topic):
                 waiters.resolve(topic, "the stream was closed")
-        if self._ws is not None:
-            with contextlib.suppress(Exception):
-                await self._ws.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        await super().close()
+
+    def _on_stopped(self) -> None:
         self._connected.clear()
-        self._put(_CLOSED, force=True)
-
-    async def __aenter__(self) -> PublicStream:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    def __aiter__(self) -> PublicStream:
-        return self
-
-    async def __anext__(self) -> MarketEvent:
-        item = await self._queue.get()
-        if item is _CLOSED:
-            self._put(_CLOSED, force=True)  # later readers stop too
-            if self._fatal is not None:
-                raise self._fatal
-            raise StopAsyncIteration
-        event: MarketEvent = item
-        return event
 
     def book(self, symbol: str, depth: int) -> OrderBook | None:
         """Return the book of `orderbook.{depth}.{symbol}` (None before its first message)."""
@@ -321,7 +263,7 @@ class PublicStream:
         ws = self._ws
         if ws is None:
             return
-        req_id = f"bst-{next(self._req_ids)}"
+        req_id = self._next_req_id("bst")
         self._requests[req_id] = _Request(op, topics, resync)
         try:
             await ws.send(encode_request(op, topics, req_id))
@@ -369,58 +311,16 @@ class PublicStream:
 
     # --- the connection ----------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        cfg = self.config
-        while not self._closing:
-            try:
-                ws = await connect(
-                    cfg.url,
-                    open_timeout=cfg.open_timeout_s,
-                    ping_interval=None,
-                    close_timeout=1.0,
-                    max_size=2**25,
-                    compression=None,
-                )
-            except InvalidURI as e:
-                self._fatal = ConfigError(f"invalid WebSocket URL {cfg.url!r}: {e}")
-                self._put(_CLOSED, force=True)
-                return
-            except (OSError, TimeoutError, InvalidHandshake) as e:
-                self.stats.connect_failures += 1
-                self._notify()
-                log.warning("stream connect failed", url=cfg.url, error=str(e) or type(e).__name__)
-                await self._backoff()
-                continue
-            try:
-                await self._session(ws)
-            finally:
-                self._ws = None
-                self._connected.clear()
-                self._requests.clear()
-                for book in self.books:
-                    book.invalidate("disconnected; waiting for a fresh snapshot")
-                self._notify()
-            if self._closing:
-                return
-            self.stats.disconnects += 1
-            log.warning("stream disconnected", url=cfg.url, reconnects=self.stats.reconnects)
-            await self._backoff()
+    def _on_disconnected(self) -> None:
+        self._connected.clear()
+        self._requests.clear()
+        for book in self.books:
+            book.invalidate("disconnected; waiting for a fresh snapshot")
+        self._notify()
 
-    async def _backoff(self) -> None:
-        cfg = self.config
-        delay = min(cfg.reconnect_max_s, cfg.reconnect_initial_s * cfg.reconnect_factor**self._attempt)
-        delay *= 1 + cfg.reconnect_jitter * (2 * self._rng.random() - 1)
-        self._attempt += 1
-        await self.clock.sleep(delay)
-
-    async def _session(self, ws: ClientConnection) -> None:
-        self._ws = ws
-        self.stats.connects += 1
-        if self.stats.connects > 1:
-            self.stats.reconnects += 1
+    async def _on_connected(self, ws: ClientConnection) -> None:
         self._decoder.reset()
         self._resyncing.clear()
-        self._last_rx = self.clock.monotonic()
         for topic in self._topics:
             self._topics[topic] = False
         self._connected.set()
@@ -428,53 +328,9 @@ class PublicStream:
         log.info("stream connected", url=self.config.url, topics=len(self._topics))
         if self._topics:
             await self._send_subscribe(list(self._topics))
-        reader = asyncio.create_task(self._read(ws))
-        keepalive = asyncio.create_task(self._keepalive(ws))
-        try:
-            await asyncio.wait({reader, keepalive}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (reader, keepalive):
-                task.cancel()
-            for task in (reader, keepalive):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 1.0)
 
-    async def _keepalive(self, ws: ClientConnection) -> None:
-        cfg = self.config
-        wait = cfg.ping_interval_s
-        while True:
-            await self.clock.sleep(wait)
-            sent = self.clock.monotonic()
-            try:
-                await ws.send(encode_request("ping", req_id=f"ping-{next(self._req_ids)}"))
-            except ConnectionClosed:
-                return
-            self.stats.pings_sent += 1
-            await self.clock.sleep(cfg.pong_timeout_s)
-            if self._last_rx < sent:
-                self.stats.dead_connections += 1
-                self._notify()
-                log.warning("stream dead: nothing received since the last ping", url=cfg.url)
-                return
-            wait = cfg.ping_interval_s - cfg.pong_timeout_s
-
-    async def _read(self, ws: ClientConnection) -> None:
-        try:
-            async for frame in ws:
-                text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-                await self._on_text(text)
-        except ConnectionClosed as e:
-            log.info("stream closed by peer", code=e.rcvd.code if e.rcvd else None)
-
-    async def _on_text(self, text: str) -> None:
-        recv_ms = self.clock.now_ms()
-        self._last_rx = self.clock.monotonic()
+    async def _on_text(self, text: str, recv_ms: int) -> None:
         stats = self.stats
-        stats.messages += 1
-        if self._on_raw is not None:
-            self._on_raw(text, recv_ms)
         out = self._decoder.decode(text, recv_ms)
         if isinstance(out, BookUpdate):
             result = self.books.apply(out)
@@ -503,21 +359,11 @@ class PublicStream:
         stats.last_latency_ms = latency
         if stats.max_latency_ms is None or latency > stats.max_latency_ms:
             stats.max_latency_ms = latency
-        self._attempt = 0  # data flows: the next reconnect starts with a short delay again
+        self._reset_backoff()  # data flows: the next reconnect starts with a short delay again
         if self._put(event):
             stats.events += 1
         else:
             stats.dropped_events += 1
-
-    def _put(self, item: Any, *, force: bool = False) -> bool:
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
-            if not force:
-                return False
-            self._queue.get_nowait()  # make room for the end marker
-            self._queue.put_nowait(item)
-        return True
 
     async def _book_broken(self, update: BookUpdate, result: ApplyResult) -> None:
         topic = orderbook_topic(update.depth, update.symbol)
@@ -537,18 +383,3 @@ class PublicStream:
         log.warning("order book broken, resubscribing for a fresh snapshot", topic=topic, reason=reason)
         await self._send_op("unsubscribe", [topic])
         await self._send_op("subscribe", [topic], resync=True)
-
-    async def _wait_clock(self, awaitable: Any, timeout_s: float | None, what: str) -> Any:
-        """Await `awaitable`, giving up after `timeout_s` of the injected clock."""
-        task = asyncio.ensure_future(awaitable)
-        if timeout_s is None:
-            return await task
-        timer = asyncio.ensure_future(self.clock.sleep(timeout_s))
-        try:
-            done, _ = await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            timer.cancel()
-        if task not in done:
-            task.cancel()
-            raise BybitTimeoutError(f"{what} within {timeout_s:g} s")
-        return task.result()
