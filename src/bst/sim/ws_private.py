@@ -18,16 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
-import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from bst.bybit.codec.account import encode_position, encode_wallet
 from bst.bybit.codec.orders import encode_execution, encode_order
@@ -37,8 +35,7 @@ from bst.sim.engine import EngineEvent, ExecutionUpdate, OrderUpdate, PositionUp
 from bst.sim.replies import json_response
 from bst.sim.state import SimState
 from bst.sim.trading_desk import TradingDesk, desk_of
-
-log = structlog.get_logger(__name__)
+from bst.sim.ws_hub import StreamHub, StreamSession, admin_body, hub_of, serve, topic_args
 
 WS_PATH = "/v5/private"
 ADMIN_PATH = "/sim/ws/private"
@@ -64,29 +61,17 @@ def _topic_of(event: EngineEvent) -> tuple[str, Category | None, dict[str, Any]]
     return "wallet", None, encode_wallet(event.wallet)
 
 
-class PrivateStreams:
+class PrivateStreams(StreamHub):
     """Every private WebSocket session of one sim (thread-safe counters and the drop fault)."""
 
     def __init__(self, state: SimState, desk: TradingDesk) -> None:
-        self.state = state
+        super().__init__(state)
         self.desk = desk
-        self._lock = threading.Lock()
-        self._conn_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
-        self.drop_generation = 0
-        self.connections = 0
-        self.connections_total = 0
-        self.messages_sent = 0
-
-    def drop_connections(self) -> None:
-        """Cut every open private connection (fault injection)."""
-        with self._lock:
-            self.drop_generation += 1
 
     def next_conn_id(self) -> str:
         """Return a fresh connection id."""
-        with self._lock:
-            return f"sim-private-{next(self._conn_ids)}"
+        return f"sim-private-{self.next_conn_number()}"
 
     def next_message_id(self, uid: int) -> str:
         """Return a fresh message id."""
@@ -96,27 +81,23 @@ class PrivateStreams:
     def view(self) -> dict[str, Any]:
         """Return the counters (admin GET)."""
         return {
-            "connections": self.connections,
-            "connections_total": self.connections_total,
-            "messages_sent": self.messages_sent,
+            **self.counters(),
             "drop_generation": self.drop_generation,
         }
 
 
-class _Session:
+class _Session(StreamSession):
     """One private connection: its account once authenticated, its topics, its push queue."""
 
+    label = "private"
+
     def __init__(self, hub: PrivateStreams, websocket: WebSocket) -> None:
-        self.hub = hub
-        self.websocket = websocket
-        self.conn_id = hub.next_conn_id()
+        super().__init__(hub, websocket, hub.next_conn_id())
+        self.hub: PrivateStreams = hub
         self.uid: int | None = None
         self.topics: set[str] = set()
         self.queue: asyncio.Queue[list[EngineEvent]] = asyncio.Queue()
         self.loop = asyncio.get_running_loop()
-        self._drop_generation = hub.drop_generation
-        self._send_lock = asyncio.Lock()
-        self.closed = False
 
     def listener(self, events: list[EngineEvent]) -> None:
         """Take a batch of engine events (from any thread) and queue this account's."""
@@ -125,39 +106,34 @@ class _Session:
             with contextlib.suppress(RuntimeError):  # the loop is closing
                 self.loop.call_soon_threadsafe(self.queue.put_nowait, mine)
 
-    async def send(self, body: dict[str, Any]) -> None:
-        async with self._send_lock:
-            if self.closed:
-                return
-            await self.websocket.send_text(orjson.dumps(body).decode())
-            self.hub.messages_sent += 1
+    def on_closed(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.hub.desk.listeners.remove(self.listener)
 
-    async def reply(self, op: str, success: bool, req_id: Any, ret_msg: str = "") -> None:
-        body: dict[str, Any] = {"success": success, "ret_msg": ret_msg, "op": op, "conn_id": self.conn_id}
+    async def send(self, body: dict[str, Any]) -> None:
+        await self.send_text(orjson.dumps(body).decode())
+
+    async def reply(self, op: str, success: bool, req_id: str | None, ret_msg: str | None = None) -> None:
+        body: dict[str, Any] = {
+            "success": success,
+            "ret_msg": ret_msg or "",
+            "op": op,
+            "conn_id": self.conn_id,
+        }
         if req_id is not None:
-            body["req_id"] = str(req_id)
+            body["req_id"] = req_id
         await self.send(body)
 
-    async def handle(self, text: str) -> None:
-        try:
-            request = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            await self.reply("", False, None, "Params Error")
-            return
-        if not isinstance(request, dict):
-            await self.reply("", False, None, "Params Error")
-            return
-        op = str(request.get("op", ""))
-        req_id = request.get("req_id")
-        args = request.get("args")
+    async def on_request(self, op: str, args: Any, req_id: str | None) -> None:
         if op == "ping":
+            # The private stream answers pings with Bybit's pong shape, unlike the public one.
             pong: dict[str, Any] = {
                 "op": "pong",
                 "args": [str(self.hub.state.now_ms())],
                 "conn_id": self.conn_id,
             }
             if req_id is not None:
-                pong["req_id"] = str(req_id)
+                pong["req_id"] = req_id
             await self.send(pong)
         elif op == "auth":
             await self._auth(args, req_id)
@@ -166,7 +142,7 @@ class _Session:
         else:
             await self.reply(op, False, req_id, f"Invalid op: {op}")
 
-    async def _auth(self, args: Any, req_id: Any) -> None:
+    async def _auth(self, args: Any, req_id: str | None) -> None:
         if self.uid is not None:
             await self.reply("auth", False, req_id, "Repeat auth")
             return
@@ -194,24 +170,25 @@ class _Session:
         self.hub.desk.listeners.append(self.listener)
         await self.reply("auth", True, req_id)
 
-    async def _subscribe(self, op: str, args: Any, req_id: Any) -> None:
+    async def _subscribe(self, op: str, args: Any, req_id: str | None) -> None:
         if self.uid is None:
             await self.reply(op, False, req_id, "Request not authorized")
             return
-        if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
+        topics = topic_args(args)
+        if topics is None:
             await self.reply(op, False, req_id, "Params Error")
             return
-        unknown = [a for a in args if a not in ALL_IN_ONE and a not in CATEGORISED]
+        unknown = [a for a in topics if a not in ALL_IN_ONE and a not in CATEGORISED]
         if unknown:
             await self.reply(op, False, req_id, f"Invalid topic: {unknown[0]}")
             return
-        if any(a in ALL_IN_ONE for a in args) and any(a in CATEGORISED for a in args):
+        if any(a in ALL_IN_ONE for a in topics) and any(a in CATEGORISED for a in topics):
             await self.reply(op, False, req_id, "Params Error: all-in-one and categorised topics mixed")
             return
         if op == "subscribe":
-            self.topics.update(args)
+            self.topics.update(topics)
         else:
-            self.topics.difference_update(args)
+            self.topics.difference_update(topics)
         await self.reply(op, True, req_id)
 
     def _wants(self, topic: str, category: Category | None) -> bool:
@@ -220,14 +197,8 @@ class _Session:
         return category is not None and f"{topic}.{category.value}" in self.topics
 
     async def push_loop(self) -> None:
-        hub = self.hub
         while not self.closed:
-            stopping = hub.state.stopping
-            if stopping is not None and stopping.is_set():
-                await self.close(1001, "server shutting down")
-                return
-            if hub.drop_generation != self._drop_generation:
-                await self.close(1011, "fault injection: connection dropped")
+            if await self.stop_if_due():
                 return
             try:
                 events = await asyncio.wait_for(self.queue.get(), timeout=POLL_S)
@@ -260,48 +231,15 @@ class _Session:
         }
         await self.send(body)
 
-    async def close(self, code: int, reason: str) -> None:
-        async with self._send_lock:
-            if self.closed:
-                return
-            self.closed = True
-            with contextlib.suppress(Exception):
-                await self.websocket.close(code=code, reason=reason)
-
 
 async def _serve(hub: PrivateStreams, websocket: WebSocket) -> None:
     await websocket.accept()
-    session = _Session(hub, websocket)
-    hub.connections += 1
-    hub.connections_total += 1
-    pusher = asyncio.create_task(session.push_loop(), name=f"ws-private-{session.conn_id}")
-    try:
-        while not session.closed:
-            try:
-                text = await websocket.receive_text()
-            except (WebSocketDisconnect, RuntimeError, KeyError):
-                break
-            await session.handle(text)
-    except Exception as e:  # a client vanishing mid-send is normal; anything else is logged
-        if not session.closed:
-            log.warning("private stream session failed", conn_id=session.conn_id, error=repr(e))
-    finally:
-        session.closed = True
-        with contextlib.suppress(ValueError):
-            hub.desk.listeners.remove(session.listener)
-        pusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pusher
-        hub.connections -= 1
+    await serve(_Session(hub, websocket), "ws-private")
 
 
 def streams_of(state: SimState) -> PrivateStreams:
     """Return the private-stream hub of a sim state (created with its routes)."""
-    hub = state.extras.get("ws_private")
-    if not isinstance(hub, PrivateStreams):
-        hub = PrivateStreams(state, desk_of(state))
-        state.extras["ws_private"] = hub
-    return hub
+    return hub_of(state, "ws_private", PrivateStreams, lambda: PrivateStreams(state, desk_of(state)))
 
 
 def routes(state: SimState) -> Sequence[BaseRoute]:
@@ -313,10 +251,9 @@ def routes(state: SimState) -> Sequence[BaseRoute]:
 
     async def admin(request: Request) -> Response:
         if request.method == "POST":
-            try:
-                body = orjson.loads(await request.body() or b"{}")
-            except orjson.JSONDecodeError as e:
-                return json_response({"error": f"body is not JSON: {e}"}, status=400)
+            body = await admin_body(request)
+            if isinstance(body, Response):
+                return body
             if isinstance(body, dict) and body.get("drop"):
                 hub.drop_connections()
         return json_response(hub.view())

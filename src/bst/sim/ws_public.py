@@ -23,18 +23,14 @@ thread-safe, and reachable over HTTP at `POST /sim/ws` (GET reports connections 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
-import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from bst.bybit.codec.ws_public import (
     MAX_ARGS_CHARS_PER_CONNECTION,
@@ -48,9 +44,8 @@ from bst.bybit.codec.ws_public import (
 from bst.domain.market import Category
 from bst.sim.replies import json_response
 from bst.sim.state import SimState
+from bst.sim.ws_hub import StreamHub, StreamSession, admin_body, hub_of, serve, topic_args
 from bst.sim.ws_streams import BookStream, KlineStream, TickerStream, TopicStream, TradeStream
-
-log = structlog.get_logger(__name__)
 
 WS_PATH = "/v5/public/{channel}"
 ADMIN_PATH = "/sim/ws"
@@ -58,30 +53,19 @@ TICK_S = 0.01
 CHANNELS = {"spot": Category.SPOT, "linear": Category.LINEAR, "inverse": Category.INVERSE}
 
 
-class PublicStreams:
+class PublicStreams(StreamHub):
     """Every public WebSocket session of one sim, and the faults injected into them (thread-safe)."""
 
     def __init__(self, state: SimState) -> None:
-        self.state = state
-        self._lock = threading.Lock()
-        self._conn_ids = itertools.count(1)
-        self.drop_generation = 0
+        super().__init__(state)
         self.delay_ms = 0
         self.muted = False
         self._skip_deltas = 0
         self.snapshot_generation = 0
         self.restart_generation = 0
-        self.connections = 0
-        self.connections_total = 0
-        self.messages_sent = 0
         self.deltas_skipped = 0
 
-    # --- faults ----------------------------------------------------------------------------------
-
-    def drop_connections(self) -> None:
-        """Close every open public connection at its next push tick."""
-        with self._lock:
-            self.drop_generation += 1
+    # --- faults (drop_connections comes with the hub) ---------------------------------------------
 
     def skip_deltas(self, count: int = 1) -> None:
         """Compute but never send the next `count` book deltas (whichever topic produces them)."""
@@ -127,9 +111,7 @@ class PublicStreams:
     def view(self) -> dict[str, Any]:
         """Return settings and counters as JSON."""
         return {
-            "connections": self.connections,
-            "connections_total": self.connections_total,
-            "messages_sent": self.messages_sent,
+            **self.counters(),
             "deltas_skipped": self.deltas_skipped,
             "pending_skips": self._skip_deltas,
             "delay_ms": self.delay_ms,
@@ -138,33 +120,27 @@ class PublicStreams:
 
     def next_conn_id(self, category: Category) -> str:
         """Return a connection id in Bybit's style."""
-        return f"sim-{category.value}-{next(self._conn_ids):06d}"
+        return f"sim-{category.value}-{self.next_conn_number():06d}"
 
 
-class _Session:
+class _Session(StreamSession):
     """One client connection: its subscriptions and its push loop."""
 
+    label = "public"
+
     def __init__(self, hub: PublicStreams, websocket: WebSocket, category: Category) -> None:
-        self.hub = hub
+        super().__init__(hub, websocket, hub.next_conn_id(category))
+        self.hub: PublicStreams = hub
         self.state = hub.state
-        self.websocket = websocket
         self.category = category
-        self.conn_id = hub.next_conn_id(category)
         self.topics: dict[str, TopicStream] = {}
-        self._send_lock = asyncio.Lock()
-        self._drop_generation = hub.drop_generation
         self._snapshot_generation = hub.snapshot_generation
         self._restart_generation = hub.restart_generation
-        self.closed = False
 
     async def send(self, text: str) -> None:
         if self.hub.delay_ms:
             await self.state.hold(self.hub.delay_ms / 1000)
-        async with self._send_lock:
-            if self.closed:
-                return
-            await self.websocket.send_text(text)
-            self.hub.messages_sent += 1
+        await self.send_text(text)
 
     async def reply(self, op: str, success: bool, req_id: str | None, ret_msg: str | None = None) -> None:
         body = encode_op_reply(
@@ -172,33 +148,22 @@ class _Session:
         )
         await self.send(orjson.dumps(body).decode())
 
-    async def handle(self, text: str) -> None:
-        try:
-            request = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            await self.reply("", False, None, "Params Error")
-            return
-        if not isinstance(request, dict):
-            await self.reply("", False, None, "Params Error")
-            return
-        op = str(request.get("op", ""))
-        req_id = request.get("req_id")
-        req = str(req_id) if req_id is not None else None
+    async def on_request(self, op: str, args: Any, req_id: str | None) -> None:
         if op == "ping":
-            if not self.hub.muted:
-                await self.reply("ping", True, req)
+            if not self.hub.muted:  # a muted connection plays dead: no pongs either
+                await self.reply("ping", True, req_id)
             return
-        args = request.get("args")
         if op not in ("subscribe", "unsubscribe"):
-            await self.reply(op, False, req, f"Invalid op: {op}")
+            await self.reply(op, False, req_id, f"Invalid op: {op}")
             return
-        if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
-            await self.reply(op, False, req, "Params Error")
+        topics = topic_args(args)
+        if topics is None:
+            await self.reply(op, False, req_id, "Params Error")
             return
         if op == "subscribe":
-            await self._subscribe(args, req)
+            await self._subscribe(topics, req_id)
         else:
-            await self._unsubscribe(args, req)
+            await self._unsubscribe(topics, req_id)
 
     def _refuse_subscription(self, args: list[str]) -> str | None:
         if self.category is Category.SPOT and len(args) > SPOT_MAX_ARGS_PER_REQUEST:
@@ -260,12 +225,7 @@ class _Session:
         hub = self.hub
         while not self.closed:
             await asyncio.sleep(TICK_S)
-            stopping = self.state.stopping
-            if stopping is not None and stopping.is_set():
-                await self.close(1001, "server shutting down")
-                return
-            if hub.drop_generation != self._drop_generation:
-                await self.close(1011, "fault injection: connection dropped")
+            if await self.stop_if_due():
                 return
             if hub.muted or not self.topics:
                 continue
@@ -282,14 +242,6 @@ class _Session:
                 for message in messages:
                     await self.send(message)
 
-    async def close(self, code: int, reason: str) -> None:
-        async with self._send_lock:
-            if self.closed:
-                return
-            self.closed = True
-            with contextlib.suppress(Exception):
-                await self.websocket.close(code=code, reason=reason)
-
 
 async def _serve(hub: PublicStreams, websocket: WebSocket) -> None:
     category = CHANNELS.get(str(websocket.path_params.get("channel", "")))
@@ -297,35 +249,12 @@ async def _serve(hub: PublicStreams, websocket: WebSocket) -> None:
         await websocket.close(code=1008, reason="unknown public channel")
         return
     await websocket.accept()
-    session = _Session(hub, websocket, category)
-    hub.connections += 1
-    hub.connections_total += 1
-    pusher = asyncio.create_task(session.push_loop(), name=f"ws-push-{session.conn_id}")
-    try:
-        while not session.closed:
-            try:
-                text = await websocket.receive_text()
-            except (WebSocketDisconnect, RuntimeError, KeyError):
-                break
-            await session.handle(text)
-    except Exception as e:  # a client vanishing mid-send is normal; anything else is logged
-        if not session.closed:
-            log.warning("public stream session failed", conn_id=session.conn_id, error=repr(e))
-    finally:
-        session.closed = True
-        pusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pusher
-        hub.connections -= 1
+    await serve(_Session(hub, websocket, category), "ws-push")
 
 
 def streams_of(state: SimState) -> PublicStreams:
     """Return the public-stream hub of a sim state (created with its routes)."""
-    hub = state.extras.get("ws_public")
-    if not isinstance(hub, PublicStreams):
-        hub = PublicStreams(state)
-        state.extras["ws_public"] = hub
-    return hub
+    return hub_of(state, "ws_public", PublicStreams, lambda: PublicStreams(state))
 
 
 def routes(state: SimState) -> Sequence[BaseRoute]:
@@ -338,10 +267,9 @@ def routes(state: SimState) -> Sequence[BaseRoute]:
     async def admin(request: Request) -> Response:
         if request.method == "GET":
             return json_response(hub.view())
-        try:
-            body = orjson.loads(await request.body() or b"{}")
-        except orjson.JSONDecodeError as e:
-            return json_response({"error": f"body is not JSON: {e}"}, status=400)
+        body = await admin_body(request)
+        if isinstance(body, Response):
+            return body
         if not isinstance(body, dict):
             return json_response({"error": "body must be a JSON object"}, status=400)
         if body.get("reset"):
