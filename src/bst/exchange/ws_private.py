@@ -167,9 +167,7 @@ class PrivateStream(ReconnectingStream[AccountEvent]):
             self._set_live(False)
 
     async def _before_connect(self) -> None:
-        await self._sync_time_if_needed()
-
-    async def _sync_time_if_needed(self) -> None:
+        # The auth signature's expiry is in exchange time: measure that clock first when it is unknown.
         rest = self._rest
         if not self._need_time_sync or not isinstance(rest, BybitRestClient):
             return
