@@ -5,6 +5,8 @@ plans the rest as windows of `limit` bars, and fetches them concurrently (the so
 rate budget; `concurrency` bounds requests in flight). Bars are buffered per store file (a month,
 or a year for D/W/M) and committed when every window touching that file is done: SQL first, then
 the Parquet file, then the manifest, so the manifest never claims bars that are not saved.
+Commits run in one writer task per series, in the order files complete, while the workers go on
+fetching; at most WRITE_BACKLOG_FILES complete files wait for it (then the workers wait too).
 
 Resuming after a crash or a `kill -9` is a re-run: committed files are covered and skipped,
 the rest is fetched again and merged by open time (no gap, no duplicate). A grid bar the exchange
@@ -37,6 +39,9 @@ log = structlog.get_logger(__name__)
 
 SETTLE_MS = 5 * 60_000
 """Missing bars this close to now may simply not be published yet: left uncovered, not gaps."""
+
+WRITE_BACKLOG_FILES = 2
+"""Complete files that may wait for the writer before a worker that completes another waits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +148,8 @@ class _SeriesDownload:
         self.now_ms = clock.now_ms()
         self.open_bar_ms = closed_before(request.interval, self.now_ms)
         self.write_lock = asyncio.Lock()
+        self.write_queue: asyncio.Queue[_FileBuffer | None] = asyncio.Queue()
+        self.write_slots = asyncio.Semaphore(WRITE_BACKLOG_FILES)
         self.buffers: dict[int, _FileBuffer] = {}
         self.window_files: list[list[int]] = []
         self.windows: list[Window] = []
@@ -182,6 +189,7 @@ class _SeriesDownload:
         """Fetch every planned window and commit the files; return the report (error included)."""
         started = self.clock.monotonic()
         self._notify()
+        writer = asyncio.create_task(self._writer())
         workers = [
             asyncio.create_task(self._worker()) for _ in range(min(self.concurrency, len(self.windows)))
         ]
@@ -193,8 +201,11 @@ class _SeriesDownload:
             await asyncio.gather(*workers, return_exceptions=True)
             raise
         finally:
-            # Save whatever is complete, even on cancellation (Ctrl-C) or a failed window.
+            # Save whatever is complete, even on cancellation (Ctrl-C) or a failed window:
+            # first what waits for the writer (in its order), then the partly fetched files.
             try:
+                self.write_queue.put_nowait(None)
+                await writer
                 await self._commit_remaining()
             finally:
                 self.report.elapsed_s = self.clock.monotonic() - started
@@ -262,7 +273,20 @@ class _SeriesDownload:
                 ready.append(buffer)
         self._notify()
         for buffer in ready:
-            await self._commit(buffer)
+            await self.write_slots.acquire()
+            self.write_queue.put_nowait(buffer)
+
+    async def _writer(self) -> None:
+        """Commit complete files in the order they were queued until the queue's end marker."""
+        while (buffer := await self.write_queue.get()) is not None:
+            try:
+                await self._commit(buffer)
+            except Exception as e:
+                if self.failure is None:
+                    self.failure = e  # the workers stop; the files already queued are still tried
+                log.error("download.commit_failed", series=str(self.key), error=str(e))
+            finally:
+                self.write_slots.release()
 
     async def _commit(self, buffer: _FileBuffer) -> None:
         """Save one file's buffered bars: SQL, then Parquet, then the manifest."""
