@@ -129,15 +129,16 @@ class PrivateRestMixin:
             outcome_unknown=True,
         )
 
-    async def find_order(self, category: Category, symbol: str, order_link_id: str) -> Order | None:
-        """Return the order with `order_link_id` (open, recently closed or in history), or None."""
+    async def find_order(
+        self, category: Category, symbol: str, order_link_id: str = "", *, order_id: str = ""
+    ) -> Order | None:
+        """Return the order with `order_link_id` (or `order_id`): open, recently closed or in history."""
+        ids: Params = {"order_link_id": order_link_id or None, "order_id": order_id or None}
         for open_only in (0, 1):
-            found = await self.get_open_orders(
-                category, symbol=symbol, order_link_id=order_link_id, open_only=open_only
-            )
+            found = await self.get_open_orders(category, symbol=symbol, open_only=open_only, **ids)
             if found:
                 return found[0]
-        history = await self.get_order_history(category, symbol=symbol, order_link_id=order_link_id)
+        history = await self.get_order_history(category, symbol=symbol, **ids)
         return history[0] if history else None
 
     async def amend_order(self, req: AmendRequest) -> OrderAck:
@@ -169,7 +170,7 @@ class PrivateRestMixin:
                     raise  # a plain refusal, e.g. cancelling an order that is already closed
                 unknown_before = True
                 # The reply was lost (or the repeat found the order gone): ask what became of it.
-                found = await self._find_by_ids(category, symbol, order_id, order_link_id)
+                found = await self.find_order(category, symbol, order_link_id, order_id=order_id)
                 if found is not None and found.status in CANCELLED_STATUSES:
                     return OrderAck(found.order_id, found.order_link_id)
                 if found is None or not found.status.is_open:
@@ -178,20 +179,6 @@ class PrivateRestMixin:
             f"cancel of {order_id or order_link_id} could not be confirmed after 3 attempts; query the order",
             outcome_unknown=True,
         )
-
-    async def _find_by_ids(
-        self, category: Category, symbol: str, order_id: str, order_link_id: str
-    ) -> Order | None:
-        if order_link_id:
-            return await self.find_order(category, symbol, order_link_id)
-        for open_only in (0, 1):
-            found = await self.get_open_orders(
-                category, symbol=symbol, order_id=order_id, open_only=open_only
-            )
-            if found:
-                return found[0]
-        history = await self.get_order_history(category, symbol=symbol, order_id=order_id)
-        return history[0] if history else None
 
     async def cancel_all_orders(
         self, category: Category, *, symbol: str | None = None, settle_coin: str | None = None
@@ -255,15 +242,7 @@ class PrivateRestMixin:
         end_ms: int | None = None,
     ) -> list[Order]:
         """Return closed orders (newest first), all pages."""
-        params: Params = {
-            "category": category.value,
-            "symbol": symbol,
-            "orderId": order_id,
-            "orderLinkId": order_link_id,
-            "startTime": start_ms,
-            "endTime": end_ms,
-            "limit": 50,
-        }
+        params = _window_params(category, symbol, order_id, order_link_id, start_ms, end_ms, limit=50)
         return await self._paged(ep.ORDER_HISTORY, params, lambda i: order_codec.parse_order(i, category))
 
     async def get_executions(
@@ -277,15 +256,7 @@ class PrivateRestMixin:
         end_ms: int | None = None,
     ) -> list[Execution]:
         """Return executions (newest first), all pages."""
-        params: Params = {
-            "category": category.value,
-            "symbol": symbol,
-            "orderId": order_id,
-            "orderLinkId": order_link_id,
-            "startTime": start_ms,
-            "endTime": end_ms,
-            "limit": 100,
-        }
+        params = _window_params(category, symbol, order_id, order_link_id, start_ms, end_ms, limit=100)
         return await self._paged(
             ep.EXECUTION_LIST, params, lambda i: order_codec.parse_execution(i, category)
         )
@@ -337,3 +308,25 @@ class PrivateRestMixin:
                 return False
             raise
         return True
+
+
+def _window_params(
+    category: Category,
+    symbol: str | None,
+    order_id: str | None,
+    order_link_id: str | None,
+    start_ms: int | None,
+    end_ms: int | None,
+    *,
+    limit: int,
+) -> Params:
+    """Return the query of the history-style endpoints (order history, executions)."""
+    return {
+        "category": category.value,
+        "symbol": symbol,
+        "orderId": order_id,
+        "orderLinkId": order_link_id,
+        "startTime": start_ms,
+        "endTime": end_ms,
+        "limit": limit,
+    }
