@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bst.domain.events import Received
 from bst.domain.orders import Execution, Order
 from bst.domain.portfolio import Position, WalletBalance
 
@@ -26,7 +27,7 @@ class AccountEventSource(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class OrdersEvent:
+class OrdersEvent(Received):
     """Order states (private `order` topic, or open and recently closed orders re-read over REST)."""
 
     orders: tuple[Order, ...]
@@ -34,14 +35,9 @@ class OrdersEvent:
     ts_ms: int
     recv_ms: int
 
-    @property
-    def latency_ms(self) -> int:
-        """Return local receive time minus exchange time, in ms."""
-        return self.recv_ms - self.ts_ms
-
 
 @dataclass(frozen=True, slots=True)
-class ExecutionsEvent:
+class ExecutionsEvent(Received):
     """Fills and funding settlements, oldest first within the event."""
 
     executions: tuple[Execution, ...]
@@ -49,14 +45,9 @@ class ExecutionsEvent:
     ts_ms: int
     recv_ms: int
 
-    @property
-    def latency_ms(self) -> int:
-        """Return local receive time minus exchange time, in ms."""
-        return self.recv_ms - self.ts_ms
-
 
 @dataclass(frozen=True, slots=True)
-class PositionsEvent:
+class PositionsEvent(Received):
     """Position states (a flat position has side `""` and size 0).
 
     From a REST re-read (`source` RESYNC) the tuple is every open position of the re-read scopes:
@@ -68,25 +59,15 @@ class PositionsEvent:
     ts_ms: int
     recv_ms: int
 
-    @property
-    def latency_ms(self) -> int:
-        """Return local receive time minus exchange time, in ms."""
-        return self.recv_ms - self.ts_ms
-
 
 @dataclass(frozen=True, slots=True)
-class WalletsEvent:
+class WalletsEvent(Received):
     """Wallet balances (Bybit pushes them on balance changes, not on unrealised-PnL moves)."""
 
     wallets: tuple[WalletBalance, ...]
     source: AccountEventSource
     ts_ms: int
     recv_ms: int
-
-    @property
-    def latency_ms(self) -> int:
-        """Return local receive time minus exchange time, in ms."""
-        return self.recv_ms - self.ts_ms
 
 
 @dataclass(frozen=True, slots=True)

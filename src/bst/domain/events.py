@@ -18,6 +18,19 @@ RawLevels = Sequence[Sequence[str]]
 """Book levels as the exchange prints them: `[[price, size], ...]`; size "0" deletes the level."""
 
 
+class Received:
+    """Mixin of events stamped with exchange time `ts_ms` and local receive time `recv_ms` (epoch ms)."""
+
+    __slots__ = ()
+    ts_ms: int
+    recv_ms: int
+
+    @property
+    def latency_ms(self) -> int:
+        """Return local receive time minus exchange push time, in ms (clock skew included)."""
+        return self.recv_ms - self.ts_ms
+
+
 class BookUpdate(NamedTuple):
     """One order-book message: a snapshot (reset the book) or a delta (apply level changes).
 
@@ -44,7 +57,7 @@ class BookUpdate(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class TradesUpdate:
+class TradesUpdate(Received):
     """Public trades pushed in one message, oldest first."""
 
     category: Category
@@ -52,11 +65,6 @@ class TradesUpdate:
     trades: tuple[Trade, ...]
     ts_ms: int
     recv_ms: int
-
-    @property
-    def latency_ms(self) -> int:
-        """Return local receive time minus exchange push time, in ms."""
-        return self.recv_ms - self.ts_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +78,7 @@ class LiveBar:
 
 
 @dataclass(frozen=True, slots=True)
-class KlineUpdate:
+class KlineUpdate(Received):
     """Candles pushed in one kline message."""
 
     category: Category
@@ -80,14 +88,9 @@ class KlineUpdate:
     ts_ms: int
     recv_ms: int
 
-    @property
-    def latency_ms(self) -> int:
-        """Return local receive time minus exchange push time, in ms."""
-        return self.recv_ms - self.ts_ms
-
 
 @dataclass(frozen=True, slots=True)
-class TickerUpdate:
+class TickerUpdate(Received):
     """The full ticker state after a snapshot or a merged delta; `cross_seq` orders updates."""
 
     category: Category
@@ -97,11 +100,6 @@ class TickerUpdate:
     cross_seq: int | None
     ts_ms: int
     recv_ms: int
-
-    @property
-    def latency_ms(self) -> int:
-        """Return local receive time minus exchange push time, in ms."""
-        return self.recv_ms - self.ts_ms
 
 
 MarketEvent = BookUpdate | TradesUpdate | KlineUpdate | TickerUpdate
