@@ -13,7 +13,7 @@ from decimal import Decimal
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category, Side
 from bst.domain.orders import OrderRequest, OrderType, TimeInForce
-from bst.sim.engine import EngineConfig, MatchingEngine, SymbolSpec
+from bst.engine import EngineConfig, MatchingEngine, SymbolSpec
 
 D = Decimal
 SYMBOL = "BTCUSDT"

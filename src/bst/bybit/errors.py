@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from bst.bybit.retcodes import (
+    AUTH_CODES,
+    DUPLICATE_ORDER_CODES,
+    INTERVAL_INVALID_MSG,
+    ORDER_NOT_FOUND_CODES,
+    PARAMETER_CODES,
+    RATE_LIMIT_CODES,
+    SERVER_CODES,
+    SYMBOL_INVALID_MSG,
+    RetCode,
+)
 from bst.domain.errors import (
     BybitAPIError,
     BybitAuthError,
+    BybitDuplicateOrderError,
     BybitInvalidIntervalError,
     BybitInvalidParameterError,
     BybitOrderError,
+    BybitOrderNotFoundError,
     BybitRateLimitError,
     BybitServerError,
     BybitSignatureError,
@@ -15,15 +28,7 @@ from bst.domain.errors import (
     BybitTimestampError,
 )
 
-RATE_LIMIT_CODES = frozenset({10006, 10018})
-AUTH_CODES = frozenset({10003, 10005, 10007, 10008, 10009, 10010, 10024, 10027, 10028, 33004})
-PARAMETER_CODES = frozenset({10001, 10014, 10017, 10029})
-SERVER_CODES = frozenset({10000, 10016, 429})
-
-# Messages the simulator sends, and the gist of what Bybit sends, for the two 10001 cases users care
-# about most: they get their own error classes so a CLI can say "unknown symbol" precisely.
-SYMBOL_INVALID_MSG = "params error: symbol invalid"
-INTERVAL_INVALID_MSG = "params error: interval invalid"
+__all__ = ["INTERVAL_INVALID_MSG", "SYMBOL_INVALID_MSG", "error_for_code", "error_for_http_status"]
 
 
 def error_for_code(ret_code: int, ret_msg: str, http_status: int | None = 200) -> BybitAPIError:
@@ -31,20 +36,24 @@ def error_for_code(ret_code: int, ret_msg: str, http_status: int | None = 200) -
     lowered = ret_msg.lower()
     if ret_code in RATE_LIMIT_CODES:
         return BybitRateLimitError(ret_msg, ret_code=ret_code, http_status=http_status)
-    if ret_code == 10004:
+    if ret_code == RetCode.SIGNATURE_ERROR:
         return BybitSignatureError(ret_msg, ret_code=ret_code, http_status=http_status)
-    if ret_code == 10002:
+    if ret_code == RetCode.TIMESTAMP_OUT_OF_WINDOW:
         return BybitTimestampError(ret_msg, ret_code=ret_code, http_status=http_status)
     if ret_code in AUTH_CODES:
         return BybitAuthError(ret_msg, ret_code=ret_code, http_status=http_status)
     if ret_code in SERVER_CODES:
         return BybitServerError(ret_msg, ret_code=ret_code, http_status=http_status)
-    if ret_code in PARAMETER_CODES or ret_code == 170121:
+    if ret_code in PARAMETER_CODES:
         if "symbol" in lowered and ("invalid" in lowered or "not exist" in lowered):
             return BybitSymbolNotFoundError(ret_msg, ret_code=ret_code, http_status=http_status)
         if "interval" in lowered:
             return BybitInvalidIntervalError(ret_msg, ret_code=ret_code, http_status=http_status)
         return BybitInvalidParameterError(ret_msg, ret_code=ret_code, http_status=http_status)
+    if ret_code in ORDER_NOT_FOUND_CODES:
+        return BybitOrderNotFoundError(ret_msg, ret_code=ret_code, http_status=http_status)
+    if ret_code in DUPLICATE_ORDER_CODES:
+        return BybitDuplicateOrderError(ret_msg, ret_code=ret_code, http_status=http_status)
     if 110000 <= ret_code < 200000:
         return BybitOrderError(ret_msg, ret_code=ret_code, http_status=http_status)
     return BybitAPIError(ret_msg, ret_code=ret_code, http_status=http_status)

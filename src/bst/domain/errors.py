@@ -107,6 +107,14 @@ class BybitOrderError(BybitAPIError):
     """The exchange refused an order operation for a business reason (110xxx, 170xxx)."""
 
 
+class BybitOrderNotFoundError(BybitOrderError):
+    """The order does not exist, or is already filled or cancelled (110001, 110008, 170213)."""
+
+
+class BybitDuplicateOrderError(BybitOrderError):
+    """The orderLinkId was used before (110072, 170141): the earlier order exists or existed."""
+
+
 class BybitServerError(BybitAPIError):
     """The exchange failed on its side (10000, 10016, HTTP 5xx, retCode 429): retry with backoff."""
 

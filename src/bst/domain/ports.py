@@ -1,15 +1,161 @@
 """Ports: the Protocols through which upper layers reach venues, feeds and storage.
 
-One Protocol per port. Adapters (the REST client, the simulator, stores) satisfy them
-structurally; the composition root (CLI, service) wires an adapter into each port.
+One Protocol per port. Adapters satisfy them structurally; the composition root (`bst.app`) wires an
+adapter into each port:
+
+- `OrderGateway` and `AccountFeed`: the REST client with its private stream (mainnet, testnet, demo
+  and `bst sim` over loopback), or the in-process matching engine (backtests). A strategy, the
+  execution policy and the bot cannot tell which venue is behind them.
+- `MarketFeed`: the public stream (live or `bst sim`), or recorded/stored market events replayed on
+  a virtual clock.
+- `KlineSource`/`KlineRowSource`: candles for the download engine (the REST client, the simulator).
+
+Every adapter raises the one error tree of `bst.domain.errors`. A call whose reply was lost raises a
+`BybitAPIError` with `outcome_unknown` True: the adapter reports it and never decides for the caller
+(it neither re-sends nor looks the order up); `bst.trading.execution` decides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
+from bst.domain.account_events import AccountEvent
+from bst.domain.events import MarketEvent
+from bst.domain.instrument import Instrument
 from bst.domain.market import Bar, Category, Interval
+from bst.domain.orders import AmendRequest, Execution, Order, OrderAck, OrderRequest
+from bst.domain.portfolio import Position, WalletBalance
+
+
+class OrderGateway(Protocol):
+    """A venue's trading API: orders, and the account state they change.
+
+    Requests act on the exchange's books; their outcome arrives as account events on the venue's
+    `AccountFeed` (and can be read back with the queries). Refusals raise `BybitAPIError`
+    subclasses with the venue's retCode: `BybitOrderNotFoundError` when the order does not exist or
+    is already closed, `BybitDuplicateOrderError` when the orderLinkId was used before.
+    """
+
+    async def place_order(self, request: OrderRequest) -> OrderAck:
+        """Send one order (with its orderLinkId, already on the instrument's grid); return its ids.
+
+        A lost reply raises with `outcome_unknown` True: the order may exist. Sending the same
+        orderLinkId again is then safe: the venue refuses a duplicate.
+        """
+        ...
+
+    async def amend_order(self, request: AmendRequest) -> OrderAck:
+        """Change an open order's qty, price, TP/SL or trigger price."""
+        ...
+
+    async def cancel_order(
+        self, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
+    ) -> OrderAck:
+        """Cancel one open order, by orderId (wins) or orderLinkId."""
+        ...
+
+    async def cancel_all_orders(
+        self, category: Category, *, symbol: str | None = None, settle_coin: str | None = None
+    ) -> list[OrderAck]:
+        """Cancel every open order of a symbol (or a settle coin); return what was cancelled."""
+        ...
+
+    async def get_open_orders(self, category: Category, *, symbol: str | None = None) -> list[Order]:
+        """Return the open orders (of one symbol, or of the category), newest first."""
+        ...
+
+    async def find_order(
+        self, category: Category, symbol: str, order_link_id: str = "", *, order_id: str = ""
+    ) -> Order | None:
+        """Return the order with this orderLinkId (or orderId), open or closed; None if the venue has none."""
+        ...
+
+    async def get_positions(self, category: Category, *, symbol: str | None = None) -> list[Position]:
+        """Return a symbol's position (flat included) or every non-flat position of the category."""
+        ...
+
+    async def get_wallet_balance(self, *, coins: Sequence[str] = ()) -> WalletBalance:
+        """Return the account's balances (coins named in `coins` even when zero)."""
+        ...
+
+    async def get_executions(
+        self,
+        category: Category,
+        *,
+        symbol: str | None = None,
+        order_id: str | None = None,
+        order_link_id: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[Execution]:
+        """Return fills and funding settlements, newest first."""
+        ...
+
+    async def get_instruments(self, category: Category, symbol: str | None = None) -> list[Instrument]:
+        """Return the tradable instruments of a category (or the one named)."""
+        ...
+
+
+class AccountFeed(Protocol):
+    """The account's events (orders, executions, positions, wallets) as the venue pushes them.
+
+    Events are `bst.domain.account_events` values, the same whichever venue is behind the feed.
+    """
+
+    async def start(self) -> None:
+        """Begin delivering events (connect and authenticate, for a remote venue)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop delivering events and release the connection."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[AccountEvent]:
+        """Iterate over the events, oldest first, until closed."""
+        ...
+
+
+class MarketChannel(StrEnum):
+    """What a market subscription delivers."""
+
+    BOOK = "book"
+    """Order-book snapshots and deltas (`BookUpdate`), `depth` levels a side."""
+    TRADES = "trades"
+    """Public trades (`TradesUpdate`)."""
+    BARS = "bars"
+    """Candles of `interval` (`KlineUpdate`)."""
+    TICKER = "ticker"
+    """Last/mark/index prices, funding rate and time (`TickerUpdate`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSubscription:
+    """One venue-neutral market subscription; adapters translate it to their topic names."""
+
+    channel: MarketChannel
+    category: Category
+    symbol: str
+    depth: int = 0
+    interval: Interval | None = None
+
+
+class MarketFeed(Protocol):
+    """Public market events (book updates, trades, bars, tickers) from a live or replayed market."""
+
+    async def subscribe(self, subscriptions: Sequence[MarketSubscription]) -> None:
+        """Start delivering the events of `subscriptions` (refusals raise `ConfigError`)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop delivering events."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[MarketEvent]:
+        """Iterate over the events in the venue's time order until closed."""
+        ...
 
 
 class KlineSource(Protocol):

@@ -8,10 +8,7 @@ exchange has no trace of it.
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
 from collections.abc import Callable
-from decimal import ROUND_DOWN, ROUND_UP
 from typing import Any, TypeVar
 
 import structlog
@@ -19,9 +16,17 @@ import structlog
 from bst.bybit import endpoints as ep
 from bst.bybit.codec import account as account_codec
 from bst.bybit.codec import orders as order_codec
-from bst.domain.errors import BybitAPIError, BybitInvalidParameterError, OrderValidationError
+from bst.bybit.retcodes import RetCode
+from bst.domain.errors import (
+    BybitAPIError,
+    BybitDuplicateOrderError,
+    BybitInvalidParameterError,
+    BybitOrderNotFoundError,
+    OrderValidationError,
+)
 from bst.domain.instrument import Instrument
-from bst.domain.market import Category, Side
+from bst.domain.market import Category
+from bst.domain.order_rules import prepare_order
 from bst.domain.orders import (
     AmendRequest,
     Execution,
@@ -29,8 +34,6 @@ from bst.domain.orders import (
     OrderAck,
     OrderRequest,
     OrderStatus,
-    OrderType,
-    check_order_link_id,
 )
 from bst.domain.portfolio import FeeRate, Position, WalletBalance
 from bst.exchange.http import BybitHttp, Params
@@ -38,51 +41,8 @@ from bst.exchange.http import BybitHttp, Params
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-DUPLICATE_LINK_ID_CODES = frozenset({110072, 170141})
-LEVERAGE_NOT_MODIFIED = 110043
-# "Order does not exist" / "already completed or cancelled" (derivatives), "order does not exist" (spot).
-ORDER_GONE_CODES = frozenset({110001, 110008, 170213})
 CANCELLED_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.PARTIALLY_FILLED_CANCELED})
 MAX_PAGES = 200
-
-
-def new_order_link_id(prefix: str = "bst") -> str:
-    """Return a fresh orderLinkId (≤ 36 chars of [A-Za-z0-9_-])."""
-    return f"{prefix}-{uuid.uuid4().hex}"[:36]
-
-
-def prepare_order(req: OrderRequest, instrument: Instrument | None) -> OrderRequest:
-    """Return `req` rounded to the instrument's grid with an orderLinkId; raise if it breaks limits.
-
-    Limit prices round toward the passive side (a buy down, a sell up), so rounding never makes an
-    order more aggressive than asked; quantities round down to the lot step.
-    """
-    link_id = req.order_link_id or new_order_link_id()
-    if (reason := check_order_link_id(link_id)) is not None:
-        raise OrderValidationError(reason)
-    if req.order_type is OrderType.LIMIT and req.price is None:
-        raise OrderValidationError("a limit order needs a price")
-    if instrument is None:
-        return dataclasses.replace(req, order_link_id=link_id)
-    if instrument.symbol != req.symbol:
-        raise OrderValidationError(f"instrument {instrument.symbol} does not match order symbol {req.symbol}")
-    qty = req.qty
-    quote_market = req.market_unit is not None and req.market_unit.value == "quoteCoin"
-    if not quote_market:
-        qty = instrument.round_qty(req.qty)
-        if qty < instrument.min_qty:
-            raise OrderValidationError(
-                f"order refused before sending: quantity {req.qty} rounds to {qty} at lot step "
-                f"{instrument.qty_step}, below the minimum {instrument.min_qty} for {instrument.symbol}"
-            )
-    price = req.price
-    if req.order_type is OrderType.LIMIT and price is not None:
-        price = instrument.round_price(price, ROUND_DOWN if req.side is Side.BUY else ROUND_UP)
-    if not quote_market:
-        reason = instrument.check_order(qty, price, market=req.order_type is OrderType.MARKET)
-        if reason is not None:
-            raise OrderValidationError(f"order refused before sending: {reason}")
-    return dataclasses.replace(req, qty=qty, price=price, order_link_id=link_id)
 
 
 class PrivateRestMixin:
@@ -102,7 +62,7 @@ class PrivateRestMixin:
                 env = await self.http.call(ep.ORDER_CREATE, body, repeat_safe=False)
                 return order_codec.parse_ack(env.result)
             except BybitAPIError as e:
-                if unknown_before and e.ret_code in DUPLICATE_LINK_ID_CODES:
+                if unknown_before and isinstance(e, BybitDuplicateOrderError):
                     # Our earlier, unanswered attempt did reach the exchange after all.
                     found = await self.find_order(prepared.category, prepared.symbol, prepared.order_link_id)
                     if found is not None:
@@ -166,7 +126,7 @@ class PrivateRestMixin:
                 env = await self.http.call(ep.ORDER_CANCEL, params, repeat_safe=False)
                 return order_codec.parse_ack(env.result)
             except BybitAPIError as e:
-                if not e.outcome_unknown and not (unknown_before and e.ret_code in ORDER_GONE_CODES):
+                if not e.outcome_unknown and not (unknown_before and isinstance(e, BybitOrderNotFoundError)):
                     raise  # a plain refusal, e.g. cancelling an order that is already closed
                 unknown_before = True
                 # The reply was lost (or the repeat found the order gone): ask what became of it.
@@ -304,7 +264,7 @@ class PrivateRestMixin:
         try:
             await self.http.call(ep.SET_LEVERAGE, params, repeat_safe=True)
         except BybitAPIError as e:
-            if e.ret_code == LEVERAGE_NOT_MODIFIED:
+            if e.ret_code == RetCode.LEVERAGE_NOT_MODIFIED:
                 return False
             raise
         return True

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from bst.bybit import endpoints as ep
 from bst.bybit.codec import market as codec
+from bst.bybit.retcodes import RetCode
 from bst.domain.clock import Clock
 from bst.domain.errors import BybitInvalidParameterError, BybitSymbolNotFoundError
 from bst.domain.instrument import Instrument
@@ -210,7 +211,9 @@ class BybitRestClient(PrivateRestMixin):
         for inst in found:
             if inst.symbol == symbol.upper():
                 return inst
-        raise BybitSymbolNotFoundError(f"symbol {symbol} not found in {category.value}", ret_code=10001)
+        raise BybitSymbolNotFoundError(
+            f"symbol {symbol} not found in {category.value}", ret_code=RetCode.PARAMS_ERROR
+        )
 
     async def get_tickers(self, category: Category, symbol: str | None = None) -> list[Ticker]:
         """Return the tickers of one symbol or of the whole category."""

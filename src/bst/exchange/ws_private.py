@@ -33,6 +33,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bst.bybit.codec.ws_private import decode_private, encode_auth
 from bst.bybit.codec.ws_public import OpReply, Unhandled, encode_request
+from bst.bybit.retcodes import RetCode
 from bst.bybit.signing import ws_auth_signature
 from bst.domain.account_events import (
     AccountEvent,
@@ -237,12 +238,13 @@ class PrivateStream(ReconnectingStream[AccountEvent]):
         lowered = reason.lower()
         if "sign" in lowered:
             raise BybitSignatureError(
-                f"private stream authentication refused: {reason} (check the API secret)", ret_code=10004
+                f"private stream authentication refused: {reason} (check the API secret)",
+                ret_code=RetCode.SIGNATURE_ERROR,
             )
         if "key" in lowered or "expired" in lowered or "permission" in lowered:
             raise BybitAuthError(
                 f"private stream authentication refused: {reason} (check the API key and environment)",
-                ret_code=10003,
+                ret_code=RetCode.API_KEY_INVALID,
             )
         if self._auth_failures >= self.config.max_auth_failures:
             raise BybitAuthError(

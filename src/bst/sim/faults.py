@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
+from bst.bybit.retcodes import RetCode
+
 
 class FaultKind(StrEnum):
     """What happens to one request."""
@@ -54,7 +56,7 @@ class FaultConfig:
     latency_ms: float = 0.0
     latency_jitter_ms: float = 0.0
     error_rate: float = 0.0
-    error_codes: tuple[int, ...] = (10016, 10000)
+    error_codes: tuple[int, ...] = (RetCode.SERVER_ERROR, RetCode.SERVER_TIMEOUT)
     http_5xx_rate: float = 0.0
     http_5xx_codes: tuple[int, ...] = (500, 502, 503)
     timeout_rate: float = 0.0

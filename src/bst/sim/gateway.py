@@ -13,9 +13,10 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bst.bybit.endpoints import UID_LIMITS_PER_S, endpoint_for_path
+from bst.bybit.retcodes import RetCode
 from bst.sim.faults import FaultKind
 from bst.sim.limits import LimitDecision
-from bst.sim.replies import RATE_LIMIT_CODE, RATE_LIMIT_MSG, SERVER_ERROR_MESSAGES, envelope_bytes
+from bst.sim.replies import RATE_LIMIT_MSG, SERVER_ERROR_MESSAGES, envelope_bytes
 from bst.sim.state import SimState
 
 ADMIN_PREFIX = "/sim/"
@@ -113,7 +114,7 @@ class Gateway:
             uid_limit = UID_LIMITS_PER_S.get(endpoint.group) if endpoint is not None else None
             budget = uid_limit or (limit.limit if limit else 1)
             forced = LimitDecision(False, budget, 0, now_ms + 1000)
-            body = envelope_bytes(RATE_LIMIT_CODE, RATE_LIMIT_MSG, now_ms)
+            body = envelope_bytes(RetCode.RATE_LIMIT, RATE_LIMIT_MSG, now_ms)
             await _send_simple(send, 200, body, b"application/json", forced.headers())
             return
         if fault.kind is FaultKind.IP_BAN:

@@ -10,14 +10,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bst.bybit.codec.envelope import encode_envelope
-from bst.bybit.errors import INTERVAL_INVALID_MSG, SYMBOL_INVALID_MSG
+from bst.bybit.retcodes import INTERVAL_INVALID_MSG, SYMBOL_INVALID_MSG, RetCode
 from bst.domain.market import Category, Interval
 from bst.sim.limits import LimitDecision
 
-PARAMS_ERROR = 10001
-RATE_LIMIT_CODE = 10006
 RATE_LIMIT_MSG = "Too many visits!"
-SERVER_ERROR_MESSAGES = {10000: "Server Timeout", 10016: "Internal server error."}
+SERVER_ERROR_MESSAGES: dict[int, str] = {
+    RetCode.SERVER_TIMEOUT: "Server Timeout",
+    RetCode.SERVER_ERROR: "Internal server error.",
+}
 _INTERVALS = {i.value: i for i in Interval}
 
 
@@ -42,12 +43,12 @@ def error(code: int, message: str, now_ms: int, headers: Mapping[str, str] | Non
 
 def params_error(message: str, now_ms: int) -> Response:
     """Return a 10001 parameter error."""
-    return error(PARAMS_ERROR, message, now_ms)
+    return error(RetCode.PARAMS_ERROR, message, now_ms)
 
 
 def rate_limited(decision: LimitDecision, now_ms: int) -> Response:
     """Return the 10006 reply with its X-Bapi-Limit* headers (for per-UID limits)."""
-    return error(RATE_LIMIT_CODE, RATE_LIMIT_MSG, now_ms, headers=decision.header_dict())
+    return error(RetCode.RATE_LIMIT, RATE_LIMIT_MSG, now_ms, headers=decision.header_dict())
 
 
 def envelope_bytes(code: int, message: str, now_ms: int) -> bytes:

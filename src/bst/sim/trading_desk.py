@@ -26,7 +26,7 @@ import structlog
 
 from bst.domain.errors import ConfigError
 from bst.domain.market import Category, Side, Trade
-from bst.sim.engine import EngineConfig, EngineEvent, LatencyModel, MatchingEngine, SymbolSpec
+from bst.engine import EngineConfig, EngineEvent, LatencyModel, MatchingEngine, SymbolSpec
 from bst.sim.generator import MarketGenerator
 from bst.sim.state import SimState
 from bst.sim.tickers import FUNDING_PERIOD_MS, funding_rate

@@ -35,12 +35,13 @@ from bst.bybit.codec.orders import (
     encode_order,
     page,
 )
+from bst.bybit.retcodes import RetCode
 from bst.bybit.signing import verify_rest_signature
 from bst.domain.errors import BybitAPIError
 from bst.domain.market import Category
 from bst.domain.orders import ExecType, Order, OrderStatus
+from bst.engine import MatchingEngine
 from bst.sim import ws_private
-from bst.sim.engine import MatchingEngine
 from bst.sim.replies import (
     ParamError,
     category_param,
@@ -167,18 +168,19 @@ class TradingRoutes:
         api_key = headers.get("x-bapi-api-key", "")
         known = self.desk.credentials(api_key) if api_key else None
         if known is None:
-            raise _RefusedError(10003, "API key is invalid.")
+            raise _RefusedError(RetCode.API_KEY_INVALID, "API key is invalid.")
         secret, uid = known
         try:
             timestamp = int(headers.get("x-bapi-timestamp", ""))
             recv_window = int(headers.get("x-bapi-recv-window") or DEFAULT_RECV_WINDOW_MS)
         except ValueError:
             raise _RefusedError(
-                10002, "invalid request, please check your timestamp and recv_window param"
+                RetCode.TIMESTAMP_OUT_OF_WINDOW,
+                "invalid request, please check your timestamp and recv_window param",
             ) from None
         if not now_ms - recv_window <= timestamp < now_ms + FUTURE_TOLERANCE_MS:
             raise _RefusedError(
-                10002,
+                RetCode.TIMESTAMP_OUT_OF_WINDOW,
                 "invalid request, please check your server timestamp or recv_window param. "
                 f"req_timestamp[{timestamp}],server_timestamp[{now_ms}],recv_window[{recv_window}]",
             )
@@ -187,7 +189,8 @@ class TradingRoutes:
             secret, timestamp, api_key, recv_window, payload, signature
         ):
             raise _RefusedError(
-                10004, f"error sign! origin_string[{timestamp}{api_key}{recv_window}{payload}]"
+                RetCode.SIGNATURE_ERROR,
+                f"error sign! origin_string[{timestamp}{api_key}{recv_window}{payload}]",
             )
         return uid
 
@@ -218,9 +221,11 @@ class TradingRoutes:
         try:
             result = await run_in_threadpool(self.desk.call, lambda engine: work(engine, uid), touch)
         except BybitAPIError as e:
-            return error(e.ret_code or 10001, e.ret_msg, now_ms, headers=decision.header_dict())
+            return error(
+                e.ret_code or RetCode.PARAMS_ERROR, e.ret_msg, now_ms, headers=decision.header_dict()
+            )
         except ParamError as e:
-            return error(10001, str(e), now_ms, headers=decision.header_dict())
+            return error(RetCode.PARAMS_ERROR, str(e), now_ms, headers=decision.header_dict())
         return ok(result, now_ms, headers=decision.header_dict())
 
     # --- order entry --------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from bst.bybit.codec.account import encode_position, encode_wallet
 from bst.bybit.codec.orders import encode_execution, encode_order
 from bst.bybit.signing import ws_auth_signature
 from bst.domain.market import Category
-from bst.sim.engine import EngineEvent, ExecutionUpdate, OrderUpdate, PositionUpdate, WalletUpdate
+from bst.engine import EngineEvent, ExecutionUpdate, OrderUpdate, PositionUpdate, WalletUpdate
 from bst.sim.replies import json_response
 from bst.sim.state import SimState
 from bst.sim.trading_desk import TradingDesk, desk_of

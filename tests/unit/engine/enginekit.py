@@ -8,8 +8,8 @@ from decimal import Decimal
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category, Side
 from bst.domain.orders import MarketUnit, Order, OrderRequest, OrderStatus, OrderType, TimeInForce
-from bst.sim.engine import EngineConfig, MatchingEngine, OrderUpdate, SymbolSpec
-from bst.sim.engine.events import EngineEvent
+from bst.engine import EngineConfig, MatchingEngine, OrderUpdate, SymbolSpec
+from bst.engine.events import EngineEvent
 
 D = Decimal
 T0 = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC

@@ -11,7 +11,7 @@ from bst.domain.errors import BybitInvalidParameterError, BybitOrderError
 from bst.domain.market import Category, Side
 from bst.domain.orders import CancelType, CreateType, ExecType, OrderStatus, StopOrderType
 from bst.domain.portfolio import PositionSide, position_margins
-from bst.sim.engine import EngineConfig, FeeSchedule, MatchingEngine
+from bst.engine import EngineConfig, FeeSchedule, MatchingEngine
 
 EIGHT_HOURS = 8 * 3_600_000
 FIRST_FUNDING = 1_700_006_400_000  # 2023-11-15 00:00 UTC, the first 8 h boundary after T0

@@ -17,7 +17,7 @@ from bst.domain.orders import (
     RejectReason,
     TimeInForce,
 )
-from bst.sim.engine import EngineConfig, ExecutionUpdate, LatencyModel, MatchingEngine
+from bst.engine import EngineConfig, ExecutionUpdate, LatencyModel, MatchingEngine
 
 
 @pytest.fixture

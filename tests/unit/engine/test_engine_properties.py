@@ -33,7 +33,7 @@ from bst.domain.orders import (
     TimeInForce,
     is_legal_transition,
 )
-from bst.sim.engine import EngineConfig, ExecutionUpdate, LatencyModel, MatchingEngine, OrderUpdate
+from bst.engine import EngineConfig, ExecutionUpdate, LatencyModel, MatchingEngine, OrderUpdate
 
 TICK = D("0.1")
 LINEAR, SPOT = Category.LINEAR, Category.SPOT

@@ -8,7 +8,7 @@ from enginekit import SYMBOL, D, limit, make_engine, market, set_book
 from bst.domain.errors import BybitOrderError, ConfigError
 from bst.domain.market import Category, Side
 from bst.domain.orders import AmendRequest, CancelType, MarketUnit, OrderStatus, RejectReason, TimeInForce
-from bst.sim.engine import MatchingEngine
+from bst.engine import MatchingEngine
 
 SPOT = Category.SPOT
 

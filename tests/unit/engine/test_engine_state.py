@@ -10,7 +10,7 @@ from test_engine_properties import Run, random_action
 
 from bst.domain.market import Category, Side
 from bst.domain.orders import OrderStatus
-from bst.sim.engine import EngineConfig, LatencyModel, MatchingEngine
+from bst.engine import EngineConfig, LatencyModel, MatchingEngine
 
 
 def drive(run: Run, rng: random.Random, steps: int) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from bst.bybit.retcodes import SYMBOL_INVALID_MSG, RetCode
 from bst.domain.errors import ConfigError
 from bst.domain.instrument import Instrument
 from bst.domain.market import BookSnapshot, Category, PriceLevel, Side, Trade
@@ -32,28 +33,27 @@ from bst.domain.orders import (
     OrderStatus,
 )
 from bst.domain.portfolio import FeeRate, Position, WalletBalance
-from bst.sim.engine import state as persist
-from bst.sim.engine.accounts import (
+from bst.engine import state as persist
+from bst.engine.accounts import (
     Account,
     margin_summary,
     position_snapshot,
     wallet_snapshot,
 )
-from bst.sim.engine.config import EngineConfig, FeeSchedule, SymbolSpec
-from bst.sim.engine.events import EngineEvent
-from bst.sim.engine.matching import Matcher
-from bst.sim.engine.positions import change_leverage, change_trading_stop
-from bst.sim.engine.timeline import Timeline
-from bst.sim.engine.validation import (
-    PARAMS,
+from bst.engine.config import EngineConfig, FeeSchedule, SymbolSpec
+from bst.engine.events import EngineEvent
+from bst.engine.matching import Matcher
+from bst.engine.positions import change_leverage, change_trading_stop
+from bst.engine.timeline import Timeline
+from bst.engine.validation import (
     check_linear_margin,
     find_open_order,
     prepare_amend,
     prepare_create,
     symbol_of,
 )
-from bst.sim.engine.venue import SymbolState, Venue, fail
-from bst.sim.engine.working import WorkingOrder
+from bst.engine.venue import SymbolState, Venue, fail
+from bst.engine.working import WorkingOrder
 
 _ZERO = Decimal(0)
 FIRST_UID = 100_000_001
@@ -367,7 +367,7 @@ class MatchingEngine:
         venue = self._venue
         account = self._account(uid)
         if category is Category.LINEAR and not (symbol or base_coin or settle_coin):
-            fail(PARAMS, "symbol, baseCoin or settleCoin is required for linear cancel-all")
+            fail(RetCode.PARAMS_ERROR, "symbol, baseCoin or settleCoin is required for linear cancel-all")
         if symbol:
             symbol_of(venue, category, symbol)
         chosen = [
@@ -416,8 +416,8 @@ class MatchingEngine:
         found = working.snapshot() if working is not None else account.closed.get(order_id)
         if found is None or found.category is not category:
             if category is Category.SPOT:
-                fail(170213, "Order does not exist.")
-            fail(110001, "Order does not exist")
+                fail(RetCode.SPOT_ORDER_NOT_EXISTS, "Order does not exist.")
+            fail(RetCode.ORDER_NOT_EXISTS, "Order does not exist")
         return found
 
     def open_orders(
@@ -518,7 +518,7 @@ class MatchingEngine:
         if symbol is not None:
             specs = [s for s in specs if s.symbol == symbol]
             if not specs:
-                fail(PARAMS, "params error: symbol invalid")
+                fail(RetCode.PARAMS_ERROR, SYMBOL_INVALID_MSG)
         return [account.fee_rate(spec) for spec in specs]
 
     def leverage(self, uid: int, symbol: str) -> Decimal:
@@ -549,7 +549,7 @@ class MatchingEngine:
     def _account(self, uid: int) -> Account:
         account = self._venue.accounts.get(uid)
         if account is None:
-            fail(10003, f"account {uid} does not exist")
+            fail(RetCode.API_KEY_INVALID, f"account {uid} does not exist")
         return account
 
     def _sym(self, symbol: str, category: Category | None) -> SymbolState:

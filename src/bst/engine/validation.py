@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bst.bybit.retcodes import SYMBOL_INVALID_MSG, RetCode
 from bst.domain.market import Category, Side
 from bst.domain.orders import (
     AmendRequest,
@@ -18,36 +19,12 @@ from bst.domain.orders import (
     check_order_link_id,
 )
 from bst.domain.portfolio import order_cost
-from bst.sim.engine.accounts import Account, margin_summary, spot_available
-from bst.sim.engine.matching import quote_sell_base
-from bst.sim.engine.venue import SymbolState, Venue, fail
-from bst.sim.engine.working import WorkingOrder
+from bst.engine.accounts import Account, margin_summary, spot_available
+from bst.engine.matching import quote_sell_base
+from bst.engine.venue import SymbolState, Venue, fail
+from bst.engine.working import WorkingOrder
 
 _ZERO = Decimal(0)
-
-# retCodes (see the reference's section 4)
-PARAMS = 10001
-PRICE_RANGE = 110003
-NOT_ENOUGH_BALANCE = 110007
-NO_ORDER = 110001
-REDUCE_ONLY = 110017
-TOO_MANY_ORDERS = 110020
-LEVERAGE_NOT_MODIFIED = 110043
-MARGIN_INSUFFICIENT = 110044
-DUPLICATE_LINK = 110072
-MIN_NOTIONAL = 110094
-SPOT_BALANCE = 170131
-SPOT_PRICE_HIGH = 170132
-SPOT_PRICE_LOW = 170133
-SPOT_PRICE_DECIMALS = 170134
-SPOT_QTY_HIGH = 170135
-SPOT_QTY_LOW = 170136
-SPOT_QTY_DECIMALS = 170137
-SPOT_MIN_VALUE = 170140
-SPOT_DUPLICATE_LINK = 170141
-SPOT_NO_ORDER = 170213
-
-SYMBOL_INVALID = "params error: symbol invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +41,7 @@ def symbol_of(venue: Venue, category: Category, symbol: str) -> SymbolState:
     """Return the symbol's state, or fail with 10001 `symbol invalid`."""
     sym = venue.symbols.get((category, symbol))
     if sym is None:
-        fail(PARAMS, SYMBOL_INVALID)
+        fail(RetCode.PARAMS_ERROR, SYMBOL_INVALID_MSG)
     return sym
 
 
@@ -76,11 +53,11 @@ def _check_price(sym: SymbolState, side: Side, price: Decimal) -> None:
     spot = sym.spec.category is Category.SPOT
     instrument = sym.spec.instrument
     if price <= 0:
-        fail(PARAMS, f"price must be positive, got {price}")
+        fail(RetCode.PARAMS_ERROR, f"price must be positive, got {price}")
     if not _on_step(price, instrument.tick_size):
         if spot:
-            fail(SPOT_PRICE_DECIMALS, "Order price decimal too long.")
-        fail(PARAMS, f"price {price} is not a multiple of tickSize {instrument.tick_size}")
+            fail(RetCode.SPOT_PRICE_DECIMALS, "Order price decimal too long.")
+        fail(RetCode.PARAMS_ERROR, f"price {price} is not a multiple of tickSize {instrument.tick_size}")
     too_low = instrument.min_price > 0 and price < instrument.min_price
     too_high = instrument.max_price > 0 and price > instrument.max_price
     reference = sym.reference_price()
@@ -92,37 +69,40 @@ def _check_price(sym: SymbolState, side: Side, price: Decimal) -> None:
             too_low = True
     if too_high or too_low:
         if spot:
-            fail(SPOT_PRICE_HIGH if too_high else SPOT_PRICE_LOW, "Order price out of permissible range.")
-        fail(PRICE_RANGE, f"Order price {price} is out of permissible range")
+            fail(
+                RetCode.SPOT_PRICE_TOO_HIGH if too_high else RetCode.SPOT_PRICE_TOO_LOW,
+                "Order price out of permissible range.",
+            )
+        fail(RetCode.PRICE_OUT_OF_RANGE, f"Order price {price} is out of permissible range")
 
 
 def _check_qty(sym: SymbolState, qty: Decimal, *, market: bool) -> None:
     spot = sym.spec.category is Category.SPOT
     instrument = sym.spec.instrument
     if qty <= 0:
-        fail(SPOT_QTY_LOW if spot else PARAMS, f"qty must be positive, got {qty}")
+        fail(RetCode.SPOT_QTY_TOO_LOW if spot else RetCode.PARAMS_ERROR, f"qty must be positive, got {qty}")
     if not _on_step(qty, instrument.qty_step):
         if spot:
-            fail(SPOT_QTY_DECIMALS, "Order volume decimal too long.")
-        fail(PARAMS, f"qty {qty} is not a multiple of qtyStep {instrument.qty_step}")
+            fail(RetCode.SPOT_QTY_DECIMALS, "Order volume decimal too long.")
+        fail(RetCode.PARAMS_ERROR, f"qty {qty} is not a multiple of qtyStep {instrument.qty_step}")
     if instrument.min_qty > 0 and qty < instrument.min_qty:
         if spot:
-            fail(SPOT_QTY_LOW, "Order quantity lower than the minimum.")
-        fail(PARAMS, "The number of contracts exceeds minimum limit allowed")
+            fail(RetCode.SPOT_QTY_TOO_LOW, "Order quantity lower than the minimum.")
+        fail(RetCode.PARAMS_ERROR, "The number of contracts exceeds minimum limit allowed")
     limit = instrument.max_market_qty if market and instrument.max_market_qty > 0 else instrument.max_qty
     if limit > 0 and qty > limit:
         if spot:
-            fail(SPOT_QTY_HIGH, "Order quantity too large.")
-        fail(PARAMS, "The number of contracts exceeds maximum limit allowed")
+            fail(RetCode.SPOT_QTY_TOO_HIGH, "Order quantity too large.")
+        fail(RetCode.PARAMS_ERROR, "The number of contracts exceeds maximum limit allowed")
 
 
 def _check_notional(sym: SymbolState, value: Decimal) -> None:
     instrument = sym.spec.instrument
     if instrument.min_notional > 0 and value < instrument.min_notional:
         if sym.spec.category is Category.SPOT:
-            fail(SPOT_MIN_VALUE, "Order value exceeded lower limit.")
+            fail(RetCode.SPOT_VALUE_BELOW_MIN, "Order value exceeded lower limit.")
         fail(
-            MIN_NOTIONAL,
+            RetCode.NOTIONAL_BELOW_MIN,
             f"Order does not meet minimum order value {instrument.min_notional}{instrument.settle_coin}",
         )
 
@@ -135,10 +115,16 @@ def _check_tpsl(
     long = side is Side.BUY
     if take_profit is not None and take_profit > 0 and (take_profit <= base if long else take_profit >= base):
         direction = "higher" if long else "lower"
-        fail(PARAMS, f"TakeProfit:{take_profit} set for {side} position should be {direction} than {base}")
+        fail(
+            RetCode.PARAMS_ERROR,
+            f"TakeProfit:{take_profit} set for {side} position should be {direction} than {base}",
+        )
     if stop_loss is not None and stop_loss > 0 and (stop_loss >= base if long else stop_loss <= base):
         direction = "lower" if long else "higher"
-        fail(PARAMS, f"StopLoss:{stop_loss} set for {side} position should be {direction} than {base}")
+        fail(
+            RetCode.PARAMS_ERROR,
+            f"StopLoss:{stop_loss} set for {side} position should be {direction} than {base}",
+        )
 
 
 def check_linear_margin(
@@ -173,7 +159,7 @@ def check_linear_margin(
         if not existed:
             del account.exposure[symbol]
     if after.order_im > before.order_im and after.available < 0:
-        fail(NOT_ENOUGH_BALANCE, "ab not enough for new order")
+        fail(RetCode.AVAILABLE_BALANCE_INSUFFICIENT, "ab not enough for new order")
 
 
 def check_spot_balance(venue: Venue, account: Account, sym: SymbolState, side: Side, need: Decimal) -> None:
@@ -181,7 +167,7 @@ def check_spot_balance(venue: Venue, account: Account, sym: SymbolState, side: S
     instrument = sym.spec.instrument
     coin = instrument.quote_coin if side is Side.BUY else instrument.base_coin
     if need > spot_available(account, coin, venue):
-        fail(SPOT_BALANCE, "Insufficient balance.")
+        fail(RetCode.SPOT_BALANCE_INSUFFICIENT, "Insufficient balance.")
 
 
 def prepare_create(
@@ -196,28 +182,28 @@ def prepare_create(
     spot = category is Category.SPOT
     instrument = sym.spec.instrument
     if instrument.status and instrument.status != "Trading":
-        fail(PARAMS, f"symbol {request.symbol} is not trading (status {instrument.status})")
+        fail(RetCode.PARAMS_ERROR, f"symbol {request.symbol} is not trading (status {instrument.status})")
     if request.position_idx != 0:
-        fail(PARAMS, "position idx not match position mode")
+        fail(RetCode.PARAMS_ERROR, "position idx not match position mode")
     if request.order_link_id:
         problem = check_order_link_id(request.order_link_id)
         if problem:
-            fail(PARAMS, problem)
+            fail(RetCode.PARAMS_ERROR, problem)
         if f"{category}:{request.order_link_id}" in account.links:
             if spot:
-                fail(SPOT_DUPLICATE_LINK, "Duplicate clientOrderId.")
-            fail(DUPLICATE_LINK, "OrderLinkedID is duplicate")
+                fail(RetCode.SPOT_DUPLICATE_ORDER_LINK_ID, "Duplicate clientOrderId.")
+            fail(RetCode.DUPLICATE_ORDER_LINK_ID, "OrderLinkedID is duplicate")
     if request.time_in_force is TimeInForce.RPI:
-        fail(PARAMS, "timeInForce RPI is reserved for market makers")
+        fail(RetCode.PARAMS_ERROR, "timeInForce RPI is reserved for market makers")
     if spot and request.reduce_only:
-        fail(PARAMS, "reduceOnly is not supported for spot")
+        fail(RetCode.PARAMS_ERROR, "reduceOnly is not supported for spot")
     if spot and (request.take_profit is not None or request.stop_loss is not None):
-        fail(PARAMS, "takeProfit/stopLoss on spot orders are not supported by the simulator")
+        fail(RetCode.PARAMS_ERROR, "takeProfit/stopLoss on spot orders are not supported by the simulator")
     if request.reduce_only and (request.take_profit is not None or request.stop_loss is not None):
-        fail(PARAMS, "reduce-only orders cannot carry takeProfit/stopLoss")
+        fail(RetCode.PARAMS_ERROR, "reduce-only orders cannot carry takeProfit/stopLoss")
     market = request.order_type is OrderType.MARKET
     if request.order_type not in (OrderType.MARKET, OrderType.LIMIT):
-        fail(PARAMS, f"orderType {request.order_type} is invalid")
+        fail(RetCode.PARAMS_ERROR, f"orderType {request.order_type} is invalid")
     unit: MarketUnit | None = None
     if market:
         tif = TimeInForce.FOK if request.time_in_force is TimeInForce.FOK else TimeInForce.IOC
@@ -228,12 +214,12 @@ def prepare_create(
     else:
         tif = request.time_in_force or TimeInForce.GTC
         if request.price is None:
-            fail(PARAMS, "price is required for limit orders")
+            fail(RetCode.PARAMS_ERROR, "price is required for limit orders")
         price = request.price
         _check_price(sym, request.side, price)
     if unit is MarketUnit.QUOTE_COIN:
         if request.qty <= 0:
-            fail(SPOT_QTY_LOW, f"qty must be positive, got {request.qty}")
+            fail(RetCode.SPOT_QTY_TOO_LOW, f"qty must be positive, got {request.qty}")
         value = request.qty
     else:
         _check_qty(sym, request.qty, market=market)
@@ -242,13 +228,13 @@ def prepare_create(
     if not request.reduce_only and (value > 0 or unit is MarketUnit.QUOTE_COIN):
         _check_notional(sym, value)
     if account.open_count(category, request.symbol) >= venue.config.max_open_orders_per_symbol:
-        fail(TOO_MANY_ORDERS, "Exceeded the maximum number of active orders")
+        fail(RetCode.TOO_MANY_ACTIVE_ORDERS, "Exceeded the maximum number of active orders")
     if request.reduce_only:
         position = account.positions.get(request.symbol)
         size = position.size if position is not None else _ZERO
         closable = -size if request.side is Side.BUY else size
         if closable <= 0:
-            fail(REDUCE_ONLY, "Reduce-only rule not satisfied")
+            fail(RetCode.REDUCE_ONLY_NOT_SATISFIED, "Reduce-only rule not satisfied")
     _check_tpsl(
         request.side, price if not market else sym.reference_price(), request.take_profit, request.stop_loss
     )
@@ -274,14 +260,14 @@ def find_open_order(
 ) -> WorkingOrder:
     """Return the open order named by id (orderId wins) or fail with 110001 / 170213."""
     if not order_id and not order_link_id:
-        fail(PARAMS, "orderId or orderLinkId is required")
+        fail(RetCode.PARAMS_ERROR, "orderId or orderLinkId is required")
     if not order_id:
         order_id = account.links.get(f"{category}:{order_link_id}", "")
     order = account.open_orders.get(order_id)
     if order is None or order.symbol != symbol or order.category is not category:
         if category is Category.SPOT:
-            fail(SPOT_NO_ORDER, "Order does not exist.")
-        fail(NO_ORDER, f"order not exists or too late to {verb}")
+            fail(RetCode.SPOT_ORDER_NOT_EXISTS, "Order does not exist.")
+        fail(RetCode.ORDER_NOT_EXISTS, f"order not exists or too late to {verb}")
     return order
 
 
@@ -294,9 +280,9 @@ def prepare_amend(venue: Venue, account: Account, order: WorkingOrder, request: 
         and request.take_profit is None
         and request.stop_loss is None
     ):
-        fail(PARAMS, "nothing to amend: pass qty, price, takeProfit or stopLoss")
+        fail(RetCode.PARAMS_ERROR, "nothing to amend: pass qty, price, takeProfit or stopLoss")
     if order.order_type is OrderType.MARKET:
-        fail(PARAMS, "market orders cannot be amended")
+        fail(RetCode.PARAMS_ERROR, "market orders cannot be amended")
     qty = request.qty if request.qty is not None else order.qty
     price = request.price if request.price is not None else order.price
     assert price is not None  # limit orders always carry a price
@@ -305,10 +291,10 @@ def prepare_amend(venue: Venue, account: Account, order: WorkingOrder, request: 
     if request.qty is not None:
         _check_qty(sym, qty, market=False)
         if qty <= order.cum_qty:
-            fail(PARAMS, f"qty {qty} must exceed the filled qty {order.cum_qty}")
+            fail(RetCode.PARAMS_ERROR, f"qty {qty} must exceed the filled qty {order.cum_qty}")
     if request.take_profit is not None or request.stop_loss is not None:
         if order.category is Category.SPOT or order.reduce_only:
-            fail(PARAMS, "takeProfit/stopLoss cannot be set on this order")
+            fail(RetCode.PARAMS_ERROR, "takeProfit/stopLoss cannot be set on this order")
         _check_tpsl(order.side, price, request.take_profit, request.stop_loss)
     unchanged = (
         qty == order.qty
@@ -317,7 +303,10 @@ def prepare_amend(venue: Venue, account: Account, order: WorkingOrder, request: 
         and request.stop_loss in (None, order.stop_loss)
     )
     if unchanged:
-        fail(PARAMS, "The order remains unchanged as the parameters entered match the existing ones")
+        fail(
+            RetCode.PARAMS_ERROR,
+            "The order remains unchanged as the parameters entered match the existing ones",
+        )
     if not order.reduce_only:
         _check_notional(sym, qty * price)
     leaves = qty - order.cum_qty

@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category
 from bst.domain.orders import Execution, Order
-from bst.sim.engine.accounts import account_from_state, account_to_state
-from bst.sim.engine.book import LiquidityBook
-from bst.sim.engine.config import EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
-from bst.sim.engine.ids import IdFactory
-from bst.sim.engine.venue import SymbolState, Venue
-from bst.sim.engine.working import WorkingOrder
+from bst.engine.accounts import account_from_state, account_to_state
+from bst.engine.book import LiquidityBook
+from bst.engine.config import EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
+from bst.engine.ids import IdFactory
+from bst.engine.venue import SymbolState, Venue
+from bst.engine.working import WorkingOrder
 
 FORMAT_VERSION = 1
 T = TypeVar("T")

@@ -10,24 +10,24 @@ from typing import Any, NoReturn
 from bst.bybit.errors import error_for_code
 from bst.domain.market import Category
 from bst.domain.orders import Execution
-from bst.sim.engine.accounts import (
+from bst.engine.accounts import (
     COLLATERAL_COINS,
     Account,
     margin_summary,
     position_snapshot,
     wallet_snapshot,
 )
-from bst.sim.engine.book import LiquidityBook
-from bst.sim.engine.config import EngineConfig, SymbolSpec
-from bst.sim.engine.events import (
+from bst.engine.book import LiquidityBook
+from bst.engine.config import EngineConfig, SymbolSpec
+from bst.engine.events import (
     EngineEvent,
     ExecutionUpdate,
     OrderUpdate,
     PositionUpdate,
     WalletUpdate,
 )
-from bst.sim.engine.ids import IdFactory
-from bst.sim.engine.working import RestingSide, WorkingOrder
+from bst.engine.ids import IdFactory
+from bst.engine.working import RestingSide, WorkingOrder
 
 _ONE = Decimal(1)
 

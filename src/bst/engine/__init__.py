@@ -1,12 +1,12 @@
 """The simulated exchange's core: matching against a market-data feed, accounts, positions, funding.
 
 Pure Python, no I/O, deterministic: the same config, inputs and seed give the same ids, fills and
-balances. `MatchingEngine` is the entry point; see its module `bst.sim.engine.core`.
+balances. `MatchingEngine` is the entry point; see its module `bst.engine.core`.
 """
 
-from bst.sim.engine.config import EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
-from bst.sim.engine.core import MarketState, MatchingEngine
-from bst.sim.engine.events import (
+from bst.engine.config import EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
+from bst.engine.core import MarketState, MatchingEngine
+from bst.engine.events import (
     EngineEvent,
     ExecutionUpdate,
     OrderUpdate,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bst.sim.engine.accounts import Account, margin_summary
-from bst.sim.engine.validation import LEVERAGE_NOT_MODIFIED, MARGIN_INSUFFICIENT, PARAMS
-from bst.sim.engine.venue import SymbolState, Venue, fail
+from bst.bybit.retcodes import RetCode
+from bst.engine.accounts import Account, margin_summary
+from bst.engine.venue import SymbolState, Venue, fail
 
 
 def _beyond(price: Decimal, reference: Decimal, above: bool) -> bool:
@@ -21,7 +21,7 @@ def change_leverage(
     symbol = sym.spec.symbol
     leverage = buy_leverage
     if sell_leverage is not None and sell_leverage != buy_leverage:
-        fail(PARAMS, "buyLeverage must equal sellLeverage in one-way mode")
+        fail(RetCode.PARAMS_ERROR, "buyLeverage must equal sellLeverage in one-way mode")
     instrument = sym.spec.instrument
     step = instrument.leverage_step
     if (
@@ -30,12 +30,12 @@ def change_leverage(
         or (step > 0 and (leverage - instrument.min_leverage) % step != 0)
     ):
         fail(
-            PARAMS,
+            RetCode.PARAMS_ERROR,
             f"leverage {leverage} is invalid: use {instrument.min_leverage}-{instrument.max_leverage} "
             f"in steps of {step}",
         )
     if account.leverage_of(symbol) == leverage:
-        fail(LEVERAGE_NOT_MODIFIED, "Set leverage not modified")
+        fail(RetCode.LEVERAGE_NOT_MODIFIED, "Set leverage not modified")
     previous = account.leverage_of(symbol)
     position = account.positions.get(symbol)
     account.leverage[symbol] = leverage
@@ -46,7 +46,7 @@ def change_leverage(
         account.leverage[symbol] = previous
         if position is not None:
             position.leverage = previous
-        fail(MARGIN_INSUFFICIENT, "Available margin is insufficient for this leverage")
+        fail(RetCode.MARGIN_INSUFFICIENT, "Available margin is insufficient for this leverage")
     if position is not None:
         position.updated_ms = venue.now_ms
     venue.touch(account.uid, symbol)
@@ -63,16 +63,19 @@ def change_trading_stop(
     symbol = sym.spec.symbol
     position = account.positions.get(symbol)
     if position is None or position.size == 0:
-        fail(10001, "can not set tp/sl/ts for zero position")
+        fail(RetCode.PARAMS_ERROR, "can not set tp/sl/ts for zero position")
     long = position.size > 0
     last = sym.last_price or sym.reference_price()
     if last is not None:
         wrong_tp = take_profit is not None and take_profit > 0 and _beyond(take_profit, last, not long)
         wrong_sl = stop_loss is not None and stop_loss > 0 and _beyond(stop_loss, last, long)
         if wrong_tp:
-            fail(PARAMS, f"TakeProfit:{take_profit} is on the wrong side of the last price {last}")
+            fail(
+                RetCode.PARAMS_ERROR,
+                f"TakeProfit:{take_profit} is on the wrong side of the last price {last}",
+            )
         if wrong_sl:
-            fail(PARAMS, f"StopLoss:{stop_loss} is on the wrong side of the last price {last}")
+            fail(RetCode.PARAMS_ERROR, f"StopLoss:{stop_loss} is on the wrong side of the last price {last}")
     if take_profit is not None:
         position.take_profit = take_profit if take_profit > 0 else None
     if stop_loss is not None:

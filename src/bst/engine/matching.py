@@ -26,9 +26,9 @@ from bst.domain.orders import (
     cancelled_status,
 )
 from bst.domain.portfolio import apply_fill
-from bst.sim.engine.accounts import Account, margin_summary
-from bst.sim.engine.venue import SymbolState, Venue
-from bst.sim.engine.working import WorkingOrder
+from bst.engine.accounts import Account, margin_summary
+from bst.engine.venue import SymbolState, Venue
+from bst.engine.working import WorkingOrder
 
 _ZERO = Decimal(0)
 

@@ -31,8 +31,8 @@ from bst.domain.portfolio import (
     side_of,
     unrealised_pnl,
 )
-from bst.sim.engine.config import FeeSchedule, SymbolSpec
-from bst.sim.engine.working import WorkingOrder
+from bst.engine.config import FeeSchedule, SymbolSpec
+from bst.engine.working import WorkingOrder
 
 COLLATERAL_COINS = ("USDC", "USDT")
 _ZERO = Decimal(0)

@@ -12,10 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 from bst.domain.orders import CancelType, OrderStatus, RejectReason, TimeInForce
-from bst.sim.engine.funding import settle_funding
-from bst.sim.engine.matching import Matcher
-from bst.sim.engine.venue import SymbolState, Venue
-from bst.sim.engine.working import WorkingOrder
+from bst.engine.funding import settle_funding
+from bst.engine.matching import Matcher
+from bst.engine.venue import SymbolState, Venue
+from bst.engine.working import WorkingOrder
 
 
 class Timeline:

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from bst.domain.errors import OrderValidationError
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category, Side
+from bst.domain.order_rules import new_order_link_id, prepare_order
 from bst.domain.orders import OrderRequest, OrderType, TimeInForce
-from bst.exchange.private_rest import new_order_link_id, prepare_order
 
 BTC = Instrument(
     symbol="BTCUSDT",

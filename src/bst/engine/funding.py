@@ -7,7 +7,7 @@ from decimal import Decimal
 from bst.domain.market import Category, Side
 from bst.domain.orders import ExecType, Execution, OrderType
 from bst.domain.portfolio import funding_fee
-from bst.sim.engine.venue import SymbolState, Venue
+from bst.engine.venue import SymbolState, Venue
 
 _ZERO = Decimal(0)
 
