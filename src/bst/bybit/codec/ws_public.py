@@ -19,6 +19,7 @@ from bst.bybit.codec.market import parse_ticker
 from bst.domain.errors import ConfigError
 from bst.domain.events import BookUpdate, KlineUpdate, LiveBar, MarketEvent, TickerUpdate, TradesUpdate
 from bst.domain.market import Bar, Category, Interval, Side, Trade
+from bst.domain.ports import MarketChannel, MarketSubscription
 
 JSON = dict[str, Any]
 
@@ -84,6 +85,23 @@ def kline_topic(interval: Interval, symbol: str) -> str:
 def ticker_topic(symbol: str) -> str:
     """Return `tickers.{symbol}`."""
     return f"tickers.{symbol}"
+
+
+def subscription_topic(subscription: MarketSubscription) -> str:
+    """Return the public topic of a venue-neutral subscription (ConfigError: bars without interval).
+
+    Whether the category offers it (the book depth, say) is `check_topic`'s question.
+    """
+    channel, symbol = subscription.channel, subscription.symbol
+    if channel is MarketChannel.BOOK:
+        return orderbook_topic(subscription.depth, symbol)
+    if channel is MarketChannel.TRADES:
+        return trade_topic(symbol)
+    if channel is MarketChannel.BARS:
+        if subscription.interval is None:
+            raise ConfigError(f"a bars subscription of {symbol} needs an interval")
+        return kline_topic(subscription.interval, symbol)
+    return ticker_topic(symbol)
 
 
 def parse_topic(topic: str) -> Topic:
