@@ -8,10 +8,10 @@ paper venues, so a strategy written against the ports cannot tell the engine fro
   (`prepare_order`, an amend or cancel naming no order: `OrderValidationError`) are made here too.
   Nothing is ever lost in process, so no call reports `outcome_unknown`.
 - The feed delivers the account's events (`OrdersEvent`, `ExecutionsEvent`, `PositionsEvent`,
-  `WalletsEvent`) in engine order, consecutive events of one kind in one event, as the private
-  stream pushes them. `start()` first hands over the account's current state (open orders,
-  positions, wallet, then a `ResyncEvent`), exactly as the private stream's first REST re-read
-  does, so a consumer that waits for the hand-over works unchanged.
+  `WalletsEvent`) as the engine's outbox holds them (`bst.engine.events`: grouped as the private
+  stream groups its messages), in engine order. `start()` first hands over the account's current
+  state (open orders, positions, wallet, then a `ResyncEvent`), exactly as the private stream's
+  first REST re-read does, so a consumer that waits for the hand-over works unchanged.
 
 Time: the gateway never reads a clock. The engine's clock is the venue's clock; it moves only when
 the driver feeds it (market events, which carry their timestamps, or `EngineHub.advance_time`).
@@ -55,10 +55,8 @@ from bst.domain.orders import AmendRequest, Execution, Order, OrderAck, OrderReq
 from bst.domain.portfolio import Position, WalletBalance
 from bst.engine.config import FeeSchedule
 from bst.engine.core import MatchingEngine
-from bst.engine.events import EngineEvent, ExecutionUpdate, OrderUpdate, PositionUpdate, WalletUpdate
 
 T = TypeVar("T")
-_STREAM = AccountEventSource.STREAM
 _RESYNC = AccountEventSource.RESYNC
 DEFAULT_SETTLE_COIN = "USDT"
 """What a linear cancel-all naming no symbol or settle coin cancels (the REST client's default)."""
@@ -96,18 +94,10 @@ class EngineHub:
 
     def publish(self) -> None:
         """Drain the engine's outbox and deliver each account's events to its started feeds."""
-        drained = self._engine.drain_events()
-        if not drained:
-            return
-        now_ms = self._engine.now_ms
-        by_uid: dict[int, list[EngineEvent]] = {}
-        for event in drained:
-            if event.uid in self._feeds:
-                by_uid.setdefault(event.uid, []).append(event)
-        for uid, events in by_uid.items():
-            grouped = account_events(events, now_ms)
-            for feed in self._feeds[uid]:
-                feed._deliver(grouped)
+        feeds = self._feeds
+        for message in self._engine.drain_events():
+            for feed in feeds.get(message.uid, ()):
+                feed._deliver((message.event,))
 
     def _attach(self, feed: EngineGateway) -> None:
         self.publish()  # what happened before the feed started belongs to the hand-over, not the feed
@@ -119,38 +109,6 @@ class EngineHub:
             feeds.remove(feed)
         if not feeds:
             self._feeds.pop(feed.uid, None)
-
-
-def account_events(events: Sequence[EngineEvent], now_ms: int) -> list[AccountEvent]:
-    """Return one account's engine events as stream events: consecutive ones of one kind grouped.
-
-    The grouping is the private stream's (one message per run of one topic), stamped `now_ms`.
-    """
-    out: list[AccountEvent] = []
-    run: list[EngineEvent] = []
-    for event in events:
-        if run and type(run[0]) is not type(event):
-            out.append(_group(run, now_ms))
-            run = []
-        run.append(event)
-    if run:
-        out.append(_group(run, now_ms))
-    return out
-
-
-def _group(run: list[EngineEvent], now_ms: int) -> AccountEvent:
-    first = run[0]
-    if isinstance(first, OrderUpdate):
-        orders = tuple(e.order for e in run if isinstance(e, OrderUpdate))
-        return OrdersEvent(orders, _STREAM, now_ms, now_ms)
-    if isinstance(first, ExecutionUpdate):
-        fills = tuple(e.execution for e in run if isinstance(e, ExecutionUpdate))
-        return ExecutionsEvent(fills, _STREAM, now_ms, now_ms)
-    if isinstance(first, PositionUpdate):
-        positions = tuple(e.position for e in run if isinstance(e, PositionUpdate))
-        return PositionsEvent(positions, _STREAM, now_ms, now_ms)
-    wallets = tuple(e.wallet for e in run if isinstance(e, WalletUpdate))
-    return WalletsEvent(wallets, _STREAM, now_ms, now_ms)
 
 
 class EngineGateway:
@@ -358,4 +316,4 @@ class EngineGateway:
         return events
 
 
-__all__ = ["DEFAULT_SETTLE_COIN", "EngineGateway", "EngineHub", "account_events"]
+__all__ = ["DEFAULT_SETTLE_COIN", "EngineGateway", "EngineHub"]
