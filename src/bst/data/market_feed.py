@@ -21,6 +21,7 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Self
 
+from bst.bybit.codec.ws_public import subscription_topic
 from bst.data.replay import ReplayStats, replay
 from bst.domain.clock import ManualClock
 from bst.domain.errors import ConfigError
@@ -46,19 +47,18 @@ def subscription_of(event: MarketEvent) -> MarketSubscription:
 
 
 def normalise(subscription: MarketSubscription) -> MarketSubscription:
-    """Return `subscription` with the fields its channel ignores cleared; ConfigError if incomplete."""
-    channel, symbol = subscription.channel, subscription.symbol
-    if not symbol:
-        raise ConfigError(f"a {channel.value} subscription needs a symbol")
+    """Return `subscription` with the fields its channel ignores cleared.
+
+    Raise ConfigError for one Bybit never publishes (a book depth the category does not offer, bars
+    without an interval): the same check, in the codec, as the live feed's, so both refuse alike.
+    """
+    subscription_topic(subscription)
+    channel, category, symbol = subscription.channel, subscription.category, subscription.symbol
     if channel is MarketChannel.BOOK:
-        if subscription.depth <= 0:
-            raise ConfigError(f"a book subscription of {symbol} needs a depth (levels a side), e.g. 50")
-        return MarketSubscription(channel, subscription.category, symbol, depth=subscription.depth)
+        return MarketSubscription(channel, category, symbol, depth=subscription.depth)
     if channel is MarketChannel.BARS:
-        if subscription.interval is None:
-            raise ConfigError(f"a bars subscription of {symbol} needs an interval")
-        return MarketSubscription(channel, subscription.category, symbol, interval=subscription.interval)
-    return MarketSubscription(channel, subscription.category, symbol)
+        return MarketSubscription(channel, category, symbol, interval=subscription.interval)
+    return MarketSubscription(channel, category, symbol)
 
 
 class ReplayMarketFeed:

@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, Self
 
-from bst.bybit.codec.ws_public import check_topic, subscription_topic
+from bst.bybit.codec.ws_public import subscription_topic
 from bst.domain.clock import Clock
 from bst.domain.errors import ConfigError
 from bst.domain.events import MarketEvent
@@ -62,9 +62,6 @@ class PublicMarketFeed:
             topic = subscription_topic(sub)
             if sub.category not in configs and sub.category not in self._streams:
                 configs[sub.category] = dataclasses.replace(self._template, category=sub.category)
-            reason = check_topic(topic, sub.category)
-            if reason is not None:
-                raise ConfigError(f"cannot subscribe to {topic} on {sub.category.value}: {reason}")
             wanted.setdefault(sub.category, []).append(topic)
         for category, topics in wanted.items():
             stream = self._streams.get(category)

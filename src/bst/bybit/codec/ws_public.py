@@ -88,20 +88,26 @@ def ticker_topic(symbol: str) -> str:
 
 
 def subscription_topic(subscription: MarketSubscription) -> str:
-    """Return the public topic of a venue-neutral subscription (ConfigError: bars without interval).
+    """Return the public topic of a venue-neutral subscription, e.g. `orderbook.50.BTCUSDT`.
 
-    Whether the category offers it (the book depth, say) is `check_topic`'s question.
+    Raise ConfigError for one Bybit does not publish: bars without an interval, a book depth the
+    category does not offer, a lower-case symbol, a category without public streams of that kind.
     """
     channel, symbol = subscription.channel, subscription.symbol
     if channel is MarketChannel.BOOK:
-        return orderbook_topic(subscription.depth, symbol)
-    if channel is MarketChannel.TRADES:
-        return trade_topic(symbol)
-    if channel is MarketChannel.BARS:
+        topic = orderbook_topic(subscription.depth, symbol)
+    elif channel is MarketChannel.TRADES:
+        topic = trade_topic(symbol)
+    elif channel is MarketChannel.BARS:
         if subscription.interval is None:
-            raise ConfigError(f"a bars subscription of {symbol} needs an interval")
-        return kline_topic(subscription.interval, symbol)
-    return ticker_topic(symbol)
+            raise ConfigError(f"a bars subscription of {symbol} needs an interval, e.g. Interval.M1")
+        topic = kline_topic(subscription.interval, symbol)
+    else:
+        topic = ticker_topic(symbol)
+    reason = check_topic(topic, subscription.category)
+    if reason is not None:
+        raise ConfigError(f"cannot subscribe to {topic} on {subscription.category.value}: {reason}")
+    return topic
 
 
 def parse_topic(topic: str) -> Topic:
