@@ -23,6 +23,11 @@ INSTRUMENTS_DEFAULT_LIMIT = 500
 IP_LIMIT_REQUESTS = 600
 IP_LIMIT_WINDOW_S = 5.0
 
+DEFAULT_RECV_WINDOW_MS = 5000
+"""X-BAPI-RECV-WINDOW when a signed request does not send one (Bybit's default)."""
+FUTURE_TOLERANCE_MS = 1000
+"""How far ahead of the server clock a signed request's timestamp may be (Bybit: 1 s)."""
+
 
 class RateGroup(StrEnum):
     """Endpoint groups that share one rate budget."""
@@ -66,6 +71,7 @@ ORDER_HISTORY = Endpoint("GET", "/v5/order/history", RateGroup.ORDER_QUERY, True
 EXECUTION_LIST = Endpoint("GET", "/v5/execution/list", RateGroup.ORDER_QUERY, True)
 POSITION_LIST = Endpoint("GET", "/v5/position/list", RateGroup.POSITION_QUERY, True)
 SET_LEVERAGE = Endpoint("POST", "/v5/position/set-leverage", RateGroup.POSITION_SET, True)
+TRADING_STOP = Endpoint("POST", "/v5/position/trading-stop", RateGroup.POSITION_SET, True)
 WALLET_BALANCE = Endpoint("GET", "/v5/account/wallet-balance", RateGroup.ACCOUNT_QUERY, True)
 FEE_RATE = Endpoint("GET", "/v5/account/fee-rate", RateGroup.ACCOUNT_QUERY, True)
 
@@ -105,6 +111,7 @@ _BY_PATH: dict[str, Endpoint] = {
         EXECUTION_LIST,
         POSITION_LIST,
         SET_LEVERAGE,
+        TRADING_STOP,
         WALLET_BALANCE,
         FEE_RATE,
     )
