@@ -11,6 +11,7 @@ import hashlib
 import hmac
 from urllib.parse import urlencode
 
+
 def sign(secret: str, message: str) -> str:
     """Return the lowercase hex HMAC-SHA256 of `message` keyed by `secret`."""
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()

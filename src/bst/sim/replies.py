@@ -48,6 +48,17 @@ def error(code: int, message: str, now_ms: int, headers: Mapping[str, str] | Non
     return json_response(encode_envelope({}, now_ms, ret_code=code, ret_msg=message), headers=headers)
 
 
+def internal_error(path: str, now_ms: int) -> Response:
+    """Return the reply to a route that failed unexpectedly (no traceback, no Python text in it).
+
+    Bybit paths get retCode 10016 "Internal server error." in HTTP 200, as Bybit answers; admin
+    paths get HTTP 500 with a one-line JSON error.
+    """
+    if path.startswith("/sim/"):
+        return json_response({"error": "internal error in the sim; its log has the details"}, 500)
+    return error(RetCode.SERVER_ERROR, SERVER_ERROR_MESSAGES[RetCode.SERVER_ERROR], now_ms)
+
+
 def params_error(message: str, now_ms: int) -> Response:
     """Return a 10001 parameter error."""
     return error(RetCode.PARAMS_ERROR, message, now_ms)
