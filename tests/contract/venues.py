@@ -123,7 +123,7 @@ async def sim_venue(sim: Any) -> AsyncIterator[TradingVenue]:
     try:
         yield TradingVenue(
             name="sim",
-            gateway=client,  # type: ignore[arg-type]  # until the client's signatures match the port
+            gateway=client,
             feed=stream,
             instrument=instrument,
             best_bid=book.bids[0][0],
