@@ -103,10 +103,13 @@ class AccountFeed(Protocol):
     """The account's events (orders, executions, positions, wallets) as the venue pushes them.
 
     Events are `bst.domain.account_events` values, the same whichever venue is behind the feed.
+    Each (re)start first hands over the account's state (source RESYNC: recent fills, open and
+    recently closed orders, positions, the wallet; the private stream needs its REST reader for it)
+    and then a `ResyncEvent`; live events (source STREAM) follow in the venue's order.
     """
 
     async def start(self) -> None:
-        """Begin delivering events (connect and authenticate, for a remote venue)."""
+        """Begin delivering events (connect and authenticate, for a remote venue), hand-over first."""
         ...
 
     async def close(self) -> None:
@@ -143,10 +146,18 @@ class MarketSubscription:
 
 
 class MarketFeed(Protocol):
-    """Public market events (book updates, trades, bars, tickers) from a live or replayed market."""
+    """Public market events (book updates, trades, bars, tickers) from a live or replayed market.
+
+    Funding comes with the ticker (`Ticker.funding_rate`, `next_funding_time_ms`).
+    """
 
     async def subscribe(self, subscriptions: Sequence[MarketSubscription]) -> None:
-        """Start delivering the events of `subscriptions` (refusals raise `ConfigError`)."""
+        """Start delivering the events of `subscriptions`.
+
+        A subscription the venue does not publish (a book depth it does not offer, bars without an
+        interval) raises `ConfigError` before anything is sent; a live venue's own refusal raises
+        `BybitInvalidParameterError`.
+        """
         ...
 
     async def close(self) -> None:
