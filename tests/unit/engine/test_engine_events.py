@@ -123,7 +123,8 @@ def test_funding_is_an_execution_message_then_position_and_wallet() -> None:
     assert [m.event.ts_ms for m in messages] == [funding_ms, funding_ms + 1, funding_ms + 1]
     position = messages[1].event
     wallet = messages[2].event
-    assert isinstance(position, PositionsEvent) and isinstance(wallet, WalletsEvent)
+    assert isinstance(position, PositionsEvent)
+    assert isinstance(wallet, WalletsEvent)
     assert position.positions[0].size == D("0.5")
 
 
