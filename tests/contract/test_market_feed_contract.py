@@ -20,7 +20,14 @@ from markets import LINEAR, SYMBOL, MarketVenue, live_market, replay_market
 from bst.bybit.codec.market import parse_ticker
 from bst.domain.bookset import BookSet
 from bst.domain.errors import ConfigError
-from bst.domain.events import BookUpdate, KlineUpdate, MarketEvent, TickerUpdate, TradesUpdate
+from bst.domain.events import (
+    BookUpdate,
+    FundingUpdate,
+    KlineUpdate,
+    MarketEvent,
+    TickerUpdate,
+    TradesUpdate,
+)
 from bst.domain.market import Interval
 from bst.domain.orderbook import ApplyResult
 from bst.domain.ports import MarketChannel, MarketSubscription
@@ -31,6 +38,7 @@ BOOK = MarketSubscription(MarketChannel.BOOK, LINEAR, SYMBOL, depth=50)
 TRADES = MarketSubscription(MarketChannel.TRADES, LINEAR, SYMBOL)
 BARS = MarketSubscription(MarketChannel.BARS, LINEAR, SYMBOL, interval=Interval.M1)
 TICKER = MarketSubscription(MarketChannel.TICKER, LINEAR, SYMBOL)
+FUNDING = MarketSubscription(MarketChannel.FUNDING, LINEAR, SYMBOL)
 
 
 @pytest.fixture(params=["live", "replay"])
@@ -117,6 +125,28 @@ async def test_bars_and_ticker_equal_the_market_at_their_instant(market: MarketV
     for ticker in tickers:
         assert ticker.ticker == parse_ticker(ticker_snapshot(gen, LINEAR, SYMBOL, ticker.ts_ms).to_wire())
     assert [e.ts_ms for e in events] == sorted(e.ts_ms for e in events)
+
+
+async def test_funding_arrives_as_funding_updates_with_the_markets_terms(market: MarketVenue) -> None:
+    start, gen = market.start_ms, market.generator
+
+    await market.feed.subscribe([FUNDING])
+    market.run(3.0)
+    [first] = await events_until(market, lambda seen: True)
+    await market.feed.close()
+    async with asyncio.timeout(WAIT_S):
+        rest = [e async for e in market.feed]
+
+    truth = parse_ticker(ticker_snapshot(gen, LINEAR, SYMBOL, start).to_wire())
+    assert truth.funding_rate is not None
+    assert isinstance(first, FundingUpdate)
+    assert (first.symbol, first.ts_ms, first.funding_rate, first.funding_time_ms) == (
+        SYMBOL,
+        start,
+        truth.funding_rate,
+        truth.next_funding_time_ms,
+    )
+    assert all(isinstance(e, FundingUpdate) for e in rest)  # no tickers unless asked for
 
 
 async def test_subscriptions_no_venue_offers_are_refused_and_the_feed_works_on(market: MarketVenue) -> None:

@@ -21,8 +21,9 @@ from typing import Any
 from bst.bybit.endpoints import UID_LIMITS_PER_S
 from bst.domain.account_events import AccountEvent, ResyncEvent
 from bst.domain.clock import ManualClock
+from bst.domain.events import BookUpdate, TradesUpdate
 from bst.domain.instrument import Instrument
-from bst.domain.market import Category, Side
+from bst.domain.market import Category, Side, Trade
 from bst.domain.ports import AccountFeed, OrderGateway
 from bst.engine import EngineConfig, MatchingEngine, SymbolSpec
 from bst.engine.gateway import EngineHub
@@ -162,30 +163,27 @@ BTC_LINEAR = Instrument(
 ENGINE_BID, ENGINE_ASK = Decimal("67000.0"), Decimal("67000.1")
 
 
-def engine_book(levels: int = 50) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
-    """Return a 50-level book: one tick apart, 0.5 BTC a level, the spread one tick."""
+def engine_book(ts_ms: int, levels: int = 50) -> BookUpdate:
+    """Return a 50-level snapshot: one tick apart, 0.5 BTC a level, the spread one tick."""
     tick = BTC_LINEAR.tick_size
-    bids = [(ENGINE_BID - i * tick, Decimal("0.5")) for i in range(levels)]
-    asks = [(ENGINE_ASK + i * tick, Decimal("0.5")) for i in range(levels)]
-    return bids, asks
+    bids = [[str(ENGINE_BID - i * tick), "0.5"] for i in range(levels)]
+    asks = [[str(ENGINE_ASK + i * tick), "0.5"] for i in range(levels)]
+    return BookUpdate(LINEAR, SYMBOL, levels, True, bids, asks, 1, 1, ts_ms, ts_ms, ts_ms)
 
 
 async def engine_venue() -> AsyncIterator[TradingVenue]:
-    """Yield a venue on a fresh engine with a hand-made BTCUSDT market at `NOW`."""
+    """Yield a venue on a fresh engine fed, as a backtest feeds it, a hand-made BTCUSDT market."""
     engine = MatchingEngine(EngineConfig(seed=11))
     engine.add_symbol(SymbolSpec(BTC_LINEAR, market_slippage_ratio=Decimal("0.01")))
     hub = EngineHub(engine)
-    bids, asks = engine_book()
-    engine.on_book_snapshot(SYMBOL, bids, asks, NOW, category=LINEAR)
+    hub.apply(engine_book(NOW))
     gateway = hub.open_account({"USDT": BALANCE})
     fill_price = ENGINE_BID - 100 * BTC_LINEAR.tick_size
 
     async def trade_through() -> None:
         at_ms = engine.now_ms + 1_000
-        engine.on_trade(
-            SYMBOL, fill_price - BTC_LINEAR.tick_size, Decimal(1), Side.SELL, at_ms, category=LINEAR
-        )
-        hub.publish()
+        below = Trade(at_ms, SYMBOL, Side.SELL, fill_price - BTC_LINEAR.tick_size, Decimal(1), "t-1")
+        hub.apply(TradesUpdate(LINEAR, SYMBOL, (below,), at_ms, at_ms))
 
     try:
         yield TradingVenue(

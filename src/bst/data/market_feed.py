@@ -4,7 +4,9 @@
 recording or Bybit history file, or events built in memory) that match its subscriptions, in the
 source's order, which for recordings is receive-time order: the same `BookUpdate`, `TradesUpdate`,
 `KlineUpdate` and `TickerUpdate` values the live `PublicStream` produces, so the bot and the
-backtester both take a `MarketFeed`.
+backtester both take a `MarketFeed`. A `FUNDING` subscription delivers the source's own
+`FundingUpdate`s (a stored funding series) and, like the live feed, one derived from a recorded
+ticker whenever its rate or next settlement time changes.
 
 Time: given a `ManualClock`, the feed moves it to each event's receive time (`recv_ms`) just before
 handing the event over (never backwards), so the consumer sees the clock a live run would show; a
@@ -25,7 +27,8 @@ from bst.bybit.codec.ws_public import subscription_topic
 from bst.data.replay import ReplayStats, replay
 from bst.domain.clock import ManualClock
 from bst.domain.errors import ConfigError
-from bst.domain.events import BookUpdate, KlineUpdate, MarketEvent, TickerUpdate, TradesUpdate
+from bst.domain.events import MarketEvent, TickerUpdate
+from bst.domain.feeds import FundingTracker, normalised, subscription_of
 from bst.domain.market import Category
 from bst.domain.ports import MarketChannel, MarketSubscription
 
@@ -33,32 +36,14 @@ CHUNK_EVENTS = 1024
 """Events read per trip to the worker thread (a chunk of a recording is a few ms of decoding)."""
 
 
-def subscription_of(event: MarketEvent) -> MarketSubscription:
-    """Return the (normalised) subscription that delivers `event`."""
-    if isinstance(event, BookUpdate):
-        return MarketSubscription(MarketChannel.BOOK, event.category, event.symbol, depth=event.depth)
-    if isinstance(event, TradesUpdate):
-        return MarketSubscription(MarketChannel.TRADES, event.category, event.symbol)
-    if isinstance(event, KlineUpdate):
-        return MarketSubscription(MarketChannel.BARS, event.category, event.symbol, interval=event.interval)
-    if isinstance(event, TickerUpdate):
-        return MarketSubscription(MarketChannel.TICKER, event.category, event.symbol)
-    raise TypeError(f"not a market event: {type(event).__name__}")
-
-
 def normalise(subscription: MarketSubscription) -> MarketSubscription:
     """Return `subscription` with the fields its channel ignores cleared.
 
     Raise ConfigError for one Bybit never publishes (a book depth the category does not offer, bars
-    without an interval): the same check, in the codec, as the live feed's, so both refuse alike.
+    without an interval, spot funding): the live feed's check, in the codec, so both refuse alike.
     """
     subscription_topic(subscription)
-    channel, category, symbol = subscription.channel, subscription.category, subscription.symbol
-    if channel is MarketChannel.BOOK:
-        return MarketSubscription(channel, category, symbol, depth=subscription.depth)
-    if channel is MarketChannel.BARS:
-        return MarketSubscription(channel, category, symbol, interval=subscription.interval)
-    return MarketSubscription(channel, category, symbol)
+    return normalised(subscription)
 
 
 class ReplayMarketFeed:
@@ -86,6 +71,7 @@ class ReplayMarketFeed:
         self._exhausted = False
         self._reading = False
         self._closed = False
+        self._funding_tracker = FundingTracker()
 
     @classmethod
     def from_path(
@@ -166,8 +152,12 @@ class ReplayMarketFeed:
         for event in self._source:
             if subscription_of(event) in wanted:
                 found.append(event)
-                if len(found) >= count:
-                    return found, False
+            if isinstance(event, TickerUpdate):
+                funding = MarketSubscription(MarketChannel.FUNDING, event.category, event.symbol)
+                if funding in wanted and (derived := self._funding_tracker.on_ticker(event)) is not None:
+                    found.append(derived)
+            if len(found) >= count:
+                return found, False
         return found, True
 
     def _release(self) -> None:
@@ -175,4 +165,4 @@ class ReplayMarketFeed:
             self._source.close()
 
 
-__all__ = ["CHUNK_EVENTS", "ReplayMarketFeed", "normalise", "subscription_of"]
+__all__ = ["CHUNK_EVENTS", "ReplayMarketFeed", "normalise"]

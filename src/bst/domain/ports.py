@@ -132,6 +132,9 @@ class MarketChannel(StrEnum):
     """Candles of `interval` (`KlineUpdate`)."""
     TICKER = "ticker"
     """Last/mark/index prices, funding rate and time (`TickerUpdate`)."""
+    FUNDING = "funding"
+    """Funding rates (`FundingUpdate`): a stored series, or derived from the live ticker when its
+    rate or next settlement time changes (`bst.domain.feeds.FundingTracker`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +151,8 @@ class MarketSubscription:
 class MarketFeed(Protocol):
     """Public market events (book updates, trades, bars, tickers) from a live or replayed market.
 
-    Funding comes with the ticker (`Ticker.funding_rate`, `next_funding_time_ms`).
+    Funding: `FUNDING` delivers `FundingUpdate`s on every venue (live ones derive them from the
+    ticker, which carries the rate and the next settlement time).
     """
 
     async def subscribe(self, subscriptions: Sequence[MarketSubscription]) -> None:

@@ -17,7 +17,12 @@ Time: the gateway never reads a clock. The engine's clock is the venue's clock; 
 the driver feeds it (market events, which carry their timestamps, or `EngineHub.advance_time`).
 Requests act at the engine's current time, and events are stamped with it (`ts_ms` and `recv_ms`
 alike: in process there is no transport delay). A backtest therefore drives time by feeding the
-market in time order through the hub, awaiting the strategy's reactions between events.
+market in time order and letting the strategy react between events:
+
+    feeder = Feeder(hub.engine, [book_events, trade_events])
+    for event in feeder.events(until_ms):   # applied to the engine, in time order
+        hub.publish()                        # (or hub.apply(event) without a Feeder)
+        await strategy.on_market(event)      # reads its EngineGateway feed, places orders
 
 Several accounts may share one engine: the `EngineHub` owns the engine's outbox (drain it nowhere
 else) and routes each account's events to that account's started feeds. It publishes after every
@@ -48,6 +53,7 @@ from bst.domain.account_events import (
     WalletsEvent,
 )
 from bst.domain.errors import BybitOrderNotFoundError, ConfigError, OrderValidationError
+from bst.domain.events import MarketEvent
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category
 from bst.domain.order_rules import prepare_order
@@ -86,6 +92,11 @@ class EngineHub:
     ) -> EngineGateway:
         """Open a funded account (coin -> amount) in the engine and return its gateway."""
         return EngineGateway(self, self._engine.open_account(balances, fees=fees))
+
+    def apply(self, event: MarketEvent) -> None:
+        """Feed one market event to the engine (`MatchingEngine.apply`) and publish what it caused."""
+        self._engine.apply(event)
+        self.publish()
 
     def advance_time(self, now_ms: int) -> None:
         """Move the engine's clock to `now_ms` (latency arrivals, funding) and publish the events."""

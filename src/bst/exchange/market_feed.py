@@ -4,9 +4,15 @@
 connection serves one category), translates each `MarketSubscription` to its Bybit topic with the
 codec's topic builders, and merges the streams' events into one iteration in arrival order. The
 streams keep their whole behaviour: acknowledged subscriptions, exact self-healing books,
-reconnects with re-subscription. A subscription no category offers (a book depth Bybit does not
-publish, bars without an interval, an option stream) is refused with `ConfigError` before anything is
-sent; a topic the venue itself refuses raises the stream's `SubscriptionError`.
+reconnects with re-subscription.
+
+Bybit publishes funding only inside the ticker: a `FUNDING` subscription shares the ticker's topic
+and delivers a `FundingUpdate` whenever the rate or the next settlement time changes, and tickers
+themselves arrive only when `TICKER` was asked for too.
+
+A subscription Bybit does not publish (a book depth the category does not offer, bars without an
+interval, spot funding, an option stream) is refused with `ConfigError` before anything is sent; a
+topic the venue itself refuses raises the stream's `SubscriptionError`.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ from typing import Any, Self
 from bst.bybit.codec.ws_public import subscription_topic
 from bst.domain.clock import Clock
 from bst.domain.errors import ConfigError
-from bst.domain.events import MarketEvent
+from bst.domain.events import MarketEvent, TickerUpdate
+from bst.domain.feeds import FundingTracker
 from bst.domain.market import Category
-from bst.domain.ports import MarketSubscription
+from bst.domain.ports import MarketChannel, MarketSubscription
 from bst.exchange.ws_public import PublicStream, PublicStreamConfig
 
 _END: Any = object()
@@ -44,6 +51,10 @@ class PublicMarketFeed:
         self._queue: asyncio.Queue[Any] = asyncio.Queue(template.event_queue_size)
         self._error: BaseException | None = None
         self._closed = False
+        self._tickers: set[tuple[Category, str]] = set()
+        """Symbols whose tickers the reader asked for (a funding subscription shares their topic)."""
+        self._funding: set[tuple[Category, str]] = set()
+        self._funding_tracker = FundingTracker()
 
     def __repr__(self) -> str:
         return f"PublicMarketFeed(base_url={self._template.base_url!r}, categories={list(self._streams)})"
@@ -63,6 +74,11 @@ class PublicMarketFeed:
             if sub.category not in configs and sub.category not in self._streams:
                 configs[sub.category] = dataclasses.replace(self._template, category=sub.category)
             wanted.setdefault(sub.category, []).append(topic)
+        for sub in subscriptions:
+            if sub.channel is MarketChannel.TICKER:
+                self._tickers.add((sub.category, sub.symbol))
+            elif sub.channel is MarketChannel.FUNDING:
+                self._funding.add((sub.category, sub.symbol))
         for category, topics in wanted.items():
             stream = self._streams.get(category)
             if stream is None:
@@ -115,10 +131,20 @@ class PublicMarketFeed:
         await stream.start()
         try:
             async for event in stream:
-                await self._queue.put(event)
+                if isinstance(event, TickerUpdate):
+                    await self._on_ticker(event)
+                else:
+                    await self._queue.put(event)
         except Exception as e:  # a stream that failed for good ends the feed with its error
             self._error = e
             self._end()
+
+    async def _on_ticker(self, update: TickerUpdate) -> None:
+        key = (update.category, update.symbol)
+        if key in self._tickers:
+            await self._queue.put(update)
+        if key in self._funding and (funding := self._funding_tracker.on_ticker(update)) is not None:
+            await self._queue.put(funding)
 
     def _end(self) -> None:
         try:

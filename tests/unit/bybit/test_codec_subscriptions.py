@@ -24,6 +24,7 @@ LINEAR, SPOT = Category.LINEAR, Category.SPOT
         ),
         (MarketSubscription(MarketChannel.BARS, SPOT, "BTCUSDT", interval=Interval.D1), "kline.D.BTCUSDT"),
         (MarketSubscription(MarketChannel.TICKER, LINEAR, "XRPUSDT"), "tickers.XRPUSDT"),
+        (MarketSubscription(MarketChannel.FUNDING, LINEAR, "XRPUSDT"), "tickers.XRPUSDT"),  # inside it
     ],
 )
 def test_each_channel_becomes_its_bybit_topic(subscription: MarketSubscription, topic: str) -> None:
@@ -42,6 +43,7 @@ def test_each_channel_becomes_its_bybit_topic(subscription: MarketSubscription, 
         (MarketSubscription(MarketChannel.BOOK, Category.OPTION, "BTC-1JAN-1-C", depth=25), "not offered"),
         (MarketSubscription(MarketChannel.BARS, LINEAR, "BTCUSDT"), "needs an interval"),
         (MarketSubscription(MarketChannel.TICKER, LINEAR, "btcusdt"), "upper case"),
+        (MarketSubscription(MarketChannel.FUNDING, SPOT, "BTCUSDT"), "spot BTCUSDT pays no funding"),
     ],
 )
 def test_what_bybit_does_not_publish_is_refused(subscription: MarketSubscription, problem: str) -> None:

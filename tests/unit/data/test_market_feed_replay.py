@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,12 +17,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bst.data.market_feed import ReplayMarketFeed, normalise, subscription_of
+from bst.data.market_feed import ReplayMarketFeed, normalise
 from bst.data.replay import ReplayStats
 from bst.domain.bookset import BookSet
 from bst.domain.clock import ManualClock
 from bst.domain.errors import ConfigError
-from bst.domain.events import BookUpdate, KlineUpdate, LiveBar, MarketEvent, TickerUpdate, TradesUpdate
+from bst.domain.events import (
+    BookUpdate,
+    FundingUpdate,
+    KlineUpdate,
+    LiveBar,
+    MarketEvent,
+    TickerUpdate,
+    TradesUpdate,
+)
+from bst.domain.feeds import FundingTracker, subscription_of
 from bst.domain.market import Bar, Category, Interval, Side, Ticker, Trade
 from bst.domain.orderbook import ApplyResult
 from bst.domain.ports import MarketChannel, MarketSubscription
@@ -46,10 +56,15 @@ def kline(symbol: str, ts_ms: int, interval: Interval = Interval.M1) -> KlineUpd
     return KlineUpdate(LINEAR, symbol, interval, (LiveBar(bar, ts_ms, False, ts_ms),), ts_ms, ts_ms + 3)
 
 
-def ticker(symbol: str, ts_ms: int) -> TickerUpdate:
-    return TickerUpdate(
-        LINEAR, symbol, Ticker(symbol, D(100), None, None, None, None), True, 1, ts_ms, ts_ms + 3
-    )
+def ticker(symbol: str, ts_ms: int, rate: str | None = None) -> TickerUpdate:
+    state = Ticker(symbol, D(100), None, None, None, None)
+    if rate is not None:
+        state = replace(state, funding_rate=D(rate), next_funding_time_ms=T0 + 8 * 3_600_000)
+    return TickerUpdate(LINEAR, symbol, state, True, 1, ts_ms, ts_ms + 3)
+
+
+def funding(symbol: str, ts_ms: int) -> FundingUpdate:
+    return FundingUpdate(LINEAR, symbol, D("0.0001"), T0 + 8 * 3_600_000, ts_ms, ts_ms)
 
 
 MAKERS = (
@@ -61,6 +76,7 @@ MAKERS = (
     kline,
     lambda s, t: kline(s, t, Interval.M5),
     ticker,
+    funding,
 )
 SUBSCRIPTIONS = [MarketSubscription(MarketChannel.BOOK, LINEAR, s, depth=50) for s in SYMBOLS] + [
     MarketSubscription(MarketChannel.BOOK, LINEAR, "BTCUSDT", depth=200),
@@ -69,6 +85,7 @@ SUBSCRIPTIONS = [MarketSubscription(MarketChannel.BOOK, LINEAR, s, depth=50) for
     MarketSubscription(MarketChannel.TRADES, SPOT, "ETHUSDT"),
     MarketSubscription(MarketChannel.BARS, LINEAR, "BTCUSDT", interval=Interval.M1),
     MarketSubscription(MarketChannel.TICKER, LINEAR, "ETHUSDT"),
+    MarketSubscription(MarketChannel.FUNDING, LINEAR, "BTCUSDT"),
 ]
 
 
@@ -159,6 +176,7 @@ async def test_close_wakes_a_waiting_reader_closes_the_source_and_refuses_subscr
         (MarketSubscription(MarketChannel.BOOK, SPOT, "BTCUSDT", depth=500), "depth 500 is not offered"),
         (MarketSubscription(MarketChannel.BARS, LINEAR, "BTCUSDT"), "needs an interval"),
         (MarketSubscription(MarketChannel.TRADES, LINEAR, "btcusdt"), "upper case"),
+        (MarketSubscription(MarketChannel.FUNDING, SPOT, "BTCUSDT"), "pays no funding"),
     ],
 )
 async def test_subscriptions_bybit_never_publishes_are_refused(
@@ -197,3 +215,48 @@ async def test_bybits_ob500_file_replays_on_a_virtual_clock(shared_dir: Path) ->
         20254918,
     )
     assert (stats.messages, stats.events) == (50, 50)
+
+
+async def test_funding_comes_from_the_series_and_from_recorded_tickers_when_the_terms_change() -> None:
+    source = [
+        ticker("BTCUSDT", T0, "0.0001"),
+        ticker("BTCUSDT", T0 + 100, "0.0001"),  # same terms: nothing new
+        funding("BTCUSDT", T0 + 150),  # a stored series' own event
+        ticker("BTCUSDT", T0 + 200, "0.0002"),
+        ticker("BTCUSDT", T0 + 300),  # no funding terms in it
+        ticker("ETHUSDT", T0 + 400, "0.0003"),  # another symbol
+    ]
+    feed = ReplayMarketFeed(source)
+    await feed.subscribe([MarketSubscription(MarketChannel.FUNDING, LINEAR, "BTCUSDT")])
+
+    events = await read_all(feed)
+
+    due = T0 + 8 * 3_600_000
+    assert events == [
+        FundingUpdate(LINEAR, "BTCUSDT", D("0.0001"), due, T0, T0 + 3),
+        funding("BTCUSDT", T0 + 150),
+        FundingUpdate(LINEAR, "BTCUSDT", D("0.0002"), due, T0 + 200, T0 + 203),
+    ]
+
+
+def test_the_funding_tracker_reports_each_change_of_terms_once_per_symbol() -> None:
+    tracker = FundingTracker()
+
+    reported = [
+        tracker.on_ticker(update)
+        for update in (
+            ticker("BTCUSDT", T0, "0.0001"),
+            ticker("ETHUSDT", T0, "0.0001"),
+            ticker("BTCUSDT", T0 + 1, "0.0001"),
+            ticker("BTCUSDT", T0 + 2),
+            ticker("BTCUSDT", T0 + 3, "-0.0001"),
+        )
+    ]
+
+    assert [(r.symbol, r.funding_rate, r.ts_ms) if r else None for r in reported] == [
+        ("BTCUSDT", D("0.0001"), T0),
+        ("ETHUSDT", D("0.0001"), T0),
+        None,
+        None,
+        ("BTCUSDT", D("-0.0001"), T0 + 3),
+    ]

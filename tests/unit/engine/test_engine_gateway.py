@@ -28,10 +28,12 @@ from bst.domain.errors import (
     ConfigError,
     OrderValidationError,
 )
-from bst.domain.market import Category, Side
+from bst.domain.events import BookUpdate, TradesUpdate
+from bst.domain.market import Category, Side, Trade
 from bst.domain.orders import OrderRequest, OrderStatus, OrderType
 from bst.domain.ports import AccountFeed, OrderGateway
 from bst.engine import EngineConfig, LatencyModel
+from bst.engine.feeder import Feeder
 from bst.engine.gateway import EngineGateway, EngineHub
 
 RESYNC = AccountEventSource.RESYNC
@@ -261,3 +263,31 @@ async def test_instruments_are_the_engines_listing() -> None:
     assert [(i.symbol, i.category) for i in linear] == [(SYMBOL, Category.LINEAR)]
     assert [(i.symbol, i.category) for i in spot] == [(SYMBOL, Category.SPOT)]
     assert await gateway.get_instruments(Category.INVERSE) == []
+
+
+async def test_a_feeder_driven_backtest_loop_reacts_between_market_events() -> None:
+    """The loop the module docstring shows: the feeder applies, the hub publishes, the strategy acts."""
+    engine = make_engine()
+    hub = EngineHub(engine)
+    gateway = hub.open_account({"USDT": D(100_000)})
+    await gateway.start()
+    await take(gateway)
+    book = BookUpdate(Category.LINEAR, SYMBOL, 50, True, [["50000", "1"]], [["50001", "1"]], 1, 1, T0, T0, T0)
+    prints = [
+        TradesUpdate(
+            Category.LINEAR, SYMBOL, (Trade(ts, SYMBOL, Side.SELL, D(price), D(1), f"t{ts}"),), ts, ts
+        )
+        for ts, price in ((T0 + 1_000, "49995"), (T0 + 2_000, "49989"))
+    ]
+    seen: list[tuple[int, str]] = []
+
+    for event in Feeder(engine, [[book], prints]).events():
+        hub.publish()
+        if isinstance(event, BookUpdate):
+            await gateway.place_order(limit(Side.BUY, "0.1", "49990", link="bt-1"))
+        for account_event in await take(gateway):
+            if isinstance(account_event, ExecutionsEvent):
+                seen += [(x.exec_time_ms, str(x.exec_price)) for x in account_event.executions]
+
+    assert seen == [(T0 + 2_000, "49990")]  # the first print stayed above the bid, the second went through
+    assert engine.now_ms == T0 + 2_000

@@ -90,8 +90,9 @@ def ticker_topic(symbol: str) -> str:
 def subscription_topic(subscription: MarketSubscription) -> str:
     """Return the public topic of a venue-neutral subscription, e.g. `orderbook.50.BTCUSDT`.
 
-    Raise ConfigError for one Bybit does not publish: bars without an interval, a book depth the
-    category does not offer, a lower-case symbol, a category without public streams of that kind.
+    Funding comes with the ticker (the same topic). Raise ConfigError for what Bybit does not
+    publish: bars without an interval, a book depth the category does not offer, a lower-case
+    symbol, funding of a spot pair.
     """
     channel, symbol = subscription.channel, subscription.symbol
     if channel is MarketChannel.BOOK:
@@ -102,7 +103,9 @@ def subscription_topic(subscription: MarketSubscription) -> str:
         if subscription.interval is None:
             raise ConfigError(f"a bars subscription of {symbol} needs an interval, e.g. Interval.M1")
         topic = kline_topic(subscription.interval, symbol)
-    else:
+    else:  # the ticker, and funding: Bybit publishes the rate and next settlement in the ticker only
+        if channel is MarketChannel.FUNDING and subscription.category is Category.SPOT:
+            raise ConfigError(f"spot {symbol} pays no funding; subscribe to a linear or inverse contract")
         topic = ticker_topic(symbol)
     reason = check_topic(topic, subscription.category)
     if reason is not None:
