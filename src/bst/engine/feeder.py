@@ -49,7 +49,8 @@ class Feeder:
 
         The caller may act between events (read the engine's outbox, place orders). When the bound
         is reached, the engine's clock moves to `until_ms`; later events stay pending for the next
-        call.
+        call (so do the rest when the caller stops iterating early). An event the engine refuses
+        (ConfigError: unlisted symbol, malformed level) raises and stays pending: nothing is skipped.
         """
         engine = self.engine
         while self._ahead is not None and (until_ms is None or self._ahead.ts_ms <= until_ms):

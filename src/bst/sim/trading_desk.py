@@ -213,7 +213,6 @@ class TradingDesk:
             fed[key] = max(fed[key], now_ms)
         for key in books:
             self.book_ms[key] = now_ms
-        self.engine.advance_time(max(now_ms, self.engine.now_ms))
 
     # --- persistence and the background ticker ------------------------------------------------
 
