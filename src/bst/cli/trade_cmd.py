@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import typer
 from rich.table import Table
 
 from bst.cli import common
+from bst.domain.errors import InvalidNumberError
 from bst.domain.market import Category, Side
+from bst.domain.numbers import parse_amount
 from bst.domain.orders import AmendRequest, Order, OrderRequest, OrderType, TimeInForce
 from bst.exchange.rest import BybitRestClient
 from bst.settings import Environment, Settings
@@ -41,12 +43,9 @@ def _decimal(name: str, text: str | None) -> Decimal | None:
     if text is None:
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise common.CliError(f"invalid {name} {text!r}: give a number like 0.01") from None
-    if not value.is_finite() or value <= 0:
-        raise common.CliError(f"invalid {name} {text!r}: must be a positive number")
-    return value
+        return parse_amount(text, name)
+    except InvalidNumberError as e:  # a usage error: one line, exit 2
+        raise common.CliError(str(e), code=2) from None
 
 
 def _tif(text: str | None) -> TimeInForce | None:
@@ -91,11 +90,11 @@ def _place(
     mainnet: bool,
     yes: bool,
 ) -> None:
-    loaded = _trading_settings(mainnet, yes)
-    cat = _category(category)
     price = _decimal("--limit price", limit)
     quantity = _decimal("quantity", qty)
     assert quantity is not None  # a required argument
+    loaded = _trading_settings(mainnet, yes)
+    cat = _category(category)
     req = OrderRequest(
         category=cat,
         symbol=symbol.upper(),

@@ -99,7 +99,7 @@ class BybitRestClient(PrivateRestMixin):
             raise BybitInvalidParameterError(f"start {start_ms} is after end {end_ms}")
         params: Params = {
             "category": category.value,
-            "symbol": symbol.upper(),
+            "symbol": symbol,
             "interval": Interval(interval).value,
             "start": start_ms,
             "end": end_ms,
@@ -195,7 +195,7 @@ class BybitRestClient(PrivateRestMixin):
         while True:
             params: Params = {
                 "category": category.value,
-                "symbol": symbol.upper() if symbol else None,
+                "symbol": symbol or None,
                 "status": status,
                 "limit": page_limit,
                 "cursor": cursor or None,
@@ -212,7 +212,7 @@ class BybitRestClient(PrivateRestMixin):
         """Return one instrument, or raise BybitSymbolNotFoundError."""
         found = await self.get_instruments(category, symbol)
         for inst in found:
-            if inst.symbol == symbol.upper():
+            if inst.symbol == symbol:
                 return inst
         raise BybitSymbolNotFoundError(
             f"symbol {symbol} not found in {category.value}", ret_code=RetCode.PARAMS_ERROR
@@ -220,16 +220,14 @@ class BybitRestClient(PrivateRestMixin):
 
     async def get_tickers(self, category: Category, symbol: str | None = None) -> list[Ticker]:
         """Return the tickers of one symbol or of the whole category."""
-        env = await self.http.call(
-            ep.TICKERS, {"category": category.value, "symbol": symbol.upper() if symbol else None}
-        )
+        env = await self.http.call(ep.TICKERS, {"category": category.value, "symbol": symbol or None})
         return codec.parse_tickers(env.result)
 
     async def get_orderbook(self, category: Category, symbol: str, limit: int = 25) -> BookSnapshot:
         """Return an order-book snapshot of up to `limit` levels a side."""
         _check_limit("limit", limit, _ORDERBOOK_LIMITS[category])
         env = await self.http.call(
-            ep.ORDERBOOK, {"category": category.value, "symbol": symbol.upper(), "limit": limit}
+            ep.ORDERBOOK, {"category": category.value, "symbol": symbol, "limit": limit}
         )
         return codec.parse_orderbook(env.result)
 
@@ -237,7 +235,7 @@ class BybitRestClient(PrivateRestMixin):
         """Return the most recent public trades, oldest first."""
         _check_limit("limit", limit, _TRADE_LIMITS[category])
         env = await self.http.call(
-            ep.RECENT_TRADE, {"category": category.value, "symbol": symbol.upper(), "limit": limit}
+            ep.RECENT_TRADE, {"category": category.value, "symbol": symbol, "limit": limit}
         )
         return codec.parse_recent_trades(env.result)
 

@@ -83,7 +83,7 @@ class PrivateStream(ReconnectingStream[AccountEvent]):
     ) -> None:
         self.config = config
         self.stats = PrivateStreamStats()
-        # Unbounded queue: a dropped private event would be a missed fill.
+        # The config's queue is unbounded: a dropped private event would be a missed fill.
         super().__init__(config, self.stats, clock=clock, on_raw=on_raw, task_name="bst-ws-private")
         self._rest = rest
         if exchange_time is None:
