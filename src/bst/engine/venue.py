@@ -35,6 +35,7 @@ class SymbolState:
     """One symbol's market: external book, resting user orders, prices and the funding clock."""
 
     __slots__ = (
+        "awaiting_print",
         "book",
         "buys",
         "checked_last",
@@ -64,6 +65,8 @@ class SymbolState:
         """Last and reference price at the last TP/SL and liquidation checks."""
         self.holders: dict[int, None] = {}
         """Accounts with a non-zero position here (insertion-ordered set)."""
+        self.awaiting_print: list[WorkingOrder] = []
+        """Takers waiting for the next print (`BarFill.NEXT_PRINT`), in arrival order."""
 
     @property
     def is_linear(self) -> bool:
