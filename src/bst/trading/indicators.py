@@ -299,7 +299,7 @@ def _recursive(x: FloatArray, alpha: float) -> FloatArray:
 
     if len(x) == 0:
         return x.copy()
-    return pd.Series(x).ewm(alpha=alpha, adjust=False).mean().to_numpy(dtype=np.float64)
+    return np.array(pd.Series(x).ewm(alpha=alpha, adjust=False).mean(), dtype=np.float64)  # a writable copy
 
 
 def _wilder(x: FloatArray, n: int) -> FloatArray:

@@ -132,7 +132,8 @@ def param(
     if low is not None and high is not None and _less(high, low):
         raise ConfigError(f"low {_show(low)} is above high {_show(high)}")
     if (low is not None and _less(default, low)) or (high is not None and _less(high, default)):
-        raise ConfigError(f"default {_show(default)} is outside [{_show(low)}, {_show(high)}]")
+        shown = f"[{_show(low) if low is not None else '-inf'}, {_show(high) if high is not None else 'inf'}]"
+        raise ConfigError(f"default {_show(default)} is outside {shown}")
     if log and (low is None or high is None or not _less(0, low)):
         raise ConfigError("a log-scale parameter needs 0 < low <= high")
     if step is not None and not _less(0, step):
