@@ -2,7 +2,8 @@
 
 Each returns a typed value or raises ConfigError with one line naming the argument, what was
 given and what to give instead. Categories and symbols are parsed in `bst.domain.market`
-(`Category.parse`, `parse_symbol`); intervals by `Interval.parse`.
+(`Category.parse`, `parse_symbol`), intervals by `Interval.parse`, and amounts by
+`bst.domain.numbers.parse_amount` (InvalidNumberError).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 
 from bst.domain.errors import ConfigError
 from bst.domain.market import Interval, parse_symbol
@@ -49,17 +49,6 @@ def parse_duration(text: str) -> float:
     if not compact or pos != len(compact):
         raise ConfigError(f"invalid duration {text!r}: use e.g. 90, 45s, 10m, 1h30m")
     return total
-
-
-def parse_positive_decimal(text: str, what: str) -> Decimal:
-    """Return a finite, positive Decimal exactly as typed ("0.010" stays 0.010)."""
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise ConfigError(f"invalid {what} {text!r}: give a number like 0.01") from None
-    if not value.is_finite() or value <= 0:
-        raise ConfigError(f"invalid {what} {text!r}: must be a positive number")
-    return value
 
 
 def parse_intervals(texts: Iterable[str]) -> tuple[Interval, ...]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bst.app.guards import TradingPermit, require_credentials
-from bst.app.inputs import parse_positive_decimal
 from bst.app.venues import rest_client
 from bst.domain.errors import ConfigError
 from bst.domain.market import Category, Side, parse_symbol
+from bst.domain.numbers import parse_amount
 from bst.domain.order_rules import prepare_order
 from bst.domain.orders import AmendRequest, Order, OrderRequest, OrderType, TimeInForce
 from bst.domain.portfolio import Position, WalletBalance
@@ -50,14 +50,18 @@ def parse_order(
     link_id: str = "",
     category: str = "linear",
 ) -> OrderRequest:
-    """Return the order typed in: a limit order when `limit` is given, else a market order."""
-    price = parse_positive_decimal(limit, "--limit price") if limit is not None else None
+    """Return the order typed in: a limit order when `limit` is given, else a market order.
+
+    Numbers are read exactly (`domain.numbers`: InvalidNumberError for anything else); a bad
+    category or symbol is a ConfigError.
+    """
+    price = parse_amount(limit, "--limit price") if limit is not None else None
     return OrderRequest(
         category=Category.parse(category),
         symbol=parse_symbol(symbol),
         side=side,
         order_type=OrderType.LIMIT if price is not None else OrderType.MARKET,
-        qty=parse_positive_decimal(qty, "quantity"),
+        qty=parse_amount(qty, "quantity"),
         price=price,
         time_in_force=parse_time_in_force(tif) if tif is not None else None,
         order_link_id=link_id,
@@ -82,8 +86,8 @@ def parse_amend(
         symbol=parse_symbol(symbol),
         order_id=order_id,
         order_link_id=link_id,
-        qty=parse_positive_decimal(qty, "--qty") if qty is not None else None,
-        price=parse_positive_decimal(price, "--price") if price is not None else None,
+        qty=parse_amount(qty, "--qty") if qty is not None else None,
+        price=parse_amount(price, "--price") if price is not None else None,
     )
 
 

@@ -19,7 +19,7 @@ from bst.bybit.endpoints import IP_LIMIT_REQUESTS, IP_LIMIT_WINDOW_S, SIM_DEFAUL
 from bst.domain.clock import Clock, ManualClock
 from bst.domain.errors import ConfigError
 from bst.sim.faults import FaultConfig, FaultConfigError
-from bst.sim.server import SimServer
+from bst.sim.server import SimServer, exposure_warning
 from bst.sim.state import SimConfig
 from bst.sim.trading_desk import ApiAccount, TradingConfig, install
 
@@ -120,6 +120,7 @@ class SimOptions:
     balances: tuple[str, ...] = ()
     state_file: Path | None = None
     order_latency_ms: int = 0
+    admin_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +161,7 @@ def plan_sim(options: SimOptions) -> SimLaunch:
         faults=faults,
         gaps=options.gaps,
         access_log=options.access_log,
+        admin_token=options.admin_token,
     )
     trading = trading_config(
         options.api_keys, options.api_secrets, options.balances, options.state_file, options.order_latency_ms
@@ -180,6 +182,8 @@ class SimStarted:
     frozen_at_ms: int | None
     accounts: int
     state_file: Path | None
+    exposure_warning: str | None
+    """Set when the sim listens beyond loopback: who can reach it and what they can do."""
 
 
 async def serve_sim(
@@ -203,6 +207,7 @@ async def serve_sim(
                     launch.clock.now_ms() if launch.clock is not None else None,
                     len(launch.trading.accounts),
                     launch.trading.state_file,
+                    exposure_warning(config, server.port),
                 )
             )
         await stop.wait()

@@ -22,6 +22,13 @@ API_SECRETS_OPTION = typer.Option([], "--api-secret", help="its API secret (one 
 BALANCES_OPTION = typer.Option(
     [], "--balance", help="USDT each account starts with (one for all, or one per --api-key; default 100000)"
 )
+ADMIN_TOKEN_OPTION = typer.Option(
+    None,
+    "--admin-token",
+    envvar="BST_SIM_ADMIN_TOKEN",
+    help="require this token (Authorization: Bearer ...) on the admin routes, from any address",
+    show_default=False,
+)
 STATE_FILE_OPTION = typer.Option(
     None, "--state-file", help="keep accounts, orders and positions here across sim restarts"
 )
@@ -63,8 +70,11 @@ def sim(
     order_latency_ms: int = typer.Option(
         0, "--order-latency-ms", min=0, help="delay before orders reach the book"
     ),
+    admin_token: str | None = ADMIN_TOKEN_OPTION,
 ) -> None:
     """Run `bst sim`, a local Bybit v5 exchange (REST and WebSocket on one port), until stopped."""
+    if admin_token is not None and not admin_token.strip():
+        raise common.CliError("--admin-token must not be empty", code=2)
     launch = plan_sim(
         SimOptions(
             host=host,
@@ -90,6 +100,7 @@ def sim(
             balances=tuple(balances),
             state_file=state_file,
             order_latency_ms=order_latency_ms,
+            admin_token=admin_token,
         )
     )
     if access_log:  # the access log is a log stream the user asked for: show it
@@ -105,6 +116,8 @@ async def _serve(launch: SimLaunch) -> None:
 
 
 def _print_started(started: SimStarted) -> None:
+    if started.exposure_warning is not None:
+        common.err_console.print(started.exposure_warning, markup=False)
     limit = (
         f"{started.ip_limit_requests} requests / {started.ip_limit_window_s:g} s per IP"
         if started.ip_limit_requests

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 import numpy.typing as npt
@@ -25,6 +25,9 @@ from bst.exchange.config import ClientConfig
 from bst.exchange.http import BybitHttp, Params
 from bst.exchange.private_rest import PrivateRestMixin
 from bst.exchange.throttle import RateLimiter
+
+if TYPE_CHECKING:
+    from bst.domain.ports import KlineRowSource, OrderGateway
 
 _ORDERBOOK_LIMITS = {Category.SPOT: 1000, Category.LINEAR: 1000, Category.INVERSE: 1000, Category.OPTION: 25}
 _TRADE_LIMITS = {Category.SPOT: 60, Category.LINEAR: 1000, Category.INVERSE: 1000, Category.OPTION: 100}
@@ -235,3 +238,12 @@ class BybitRestClient(PrivateRestMixin):
             ep.RECENT_TRADE, {"category": category.value, "symbol": symbol, "limit": limit}
         )
         return codec.parse_recent_trades(env.result)
+
+
+if TYPE_CHECKING:  # `make typecheck` proves the client satisfies the ports (mypy checks src/bst only)
+
+    def _is_order_gateway(client: BybitRestClient) -> OrderGateway:
+        return client
+
+    def _is_kline_row_source(client: BybitRestClient) -> KlineRowSource:
+        return client

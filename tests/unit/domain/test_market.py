@@ -139,28 +139,6 @@ def test_rounding_to_tick_and_lot() -> None:
     assert BTC.round_qty(Decimal("0.0129")) == Decimal("0.012")
 
 
-@pytest.mark.parametrize(
-    ("qty", "price", "market", "fragment"),
-    [
-        (Decimal("0.0001"), Decimal("50000"), False, "below the minimum 0.001"),
-        (Decimal("60"), None, True, "above the maximum 50"),
-        (Decimal("101"), Decimal("50000"), False, "above the maximum 100"),
-        (Decimal("0.001"), Decimal("1000"), False, "below the minimum notional"),
-        (Decimal("1"), Decimal("300000"), False, "above the maximum 199999.80"),
-    ],
-)
-def test_check_order_refuses_what_breaks_the_limits(
-    qty: Decimal, price: Decimal | None, market: bool, fragment: str
-) -> None:
-    reason = BTC.check_order(qty, price, market=market)
-    assert reason is not None
-    assert fragment in reason
-
-
-def test_check_order_accepts_a_valid_order() -> None:
-    assert BTC.check_order(Decimal("0.01"), Decimal("50000"), market=False) is None
-
-
 @given(st.decimals(min_value=Decimal("0.001"), max_value=Decimal("100000"), places=6))
 def test_rounded_values_sit_on_the_grid(value: Decimal) -> None:
     price = BTC.round_price(value)
