@@ -128,7 +128,9 @@ class Settings(BaseSettings):
         550, ge=1, le=600, description="client budget of requests per window (Bybit IP limit: 600/5 s)"
     )
     rate_limit_window: float = Field(5.0, gt=0, le=60, description="rate-limit window, seconds")
-    max_requests_per_batch: int = Field(7, ge=1, le=100, description="concurrent requests per batch")
+    max_requests_per_batch: int = Field(
+        7, ge=1, le=100, description="concurrent requests per batch (bst download: in flight, exactly)"
+    )
     retry_max_attempts: int = Field(3, ge=1, le=20, description="attempts per request, first included")
     retry_initial_delay: float = Field(1.0, ge=0, le=60, description="first backoff, seconds")
     retry_backoff_factor: float = Field(2.0, ge=1, le=10, description="backoff multiplier")
