@@ -21,7 +21,6 @@ from bst.app.venues import BybitRestClient, rest_client
 from bst.data.download import DownloadProgress, DownloadReport, DownloadRequest, download_many
 from bst.data.manifest import SeriesKey
 from bst.domain.errors import ConfigError
-from bst.domain.instrument import Instrument
 from bst.domain.market import MARKET_DATA_CATEGORIES, Category, Interval
 from bst.settings import Settings
 
@@ -139,18 +138,14 @@ class DownloadOutcome:
         return sum(r.bars_written for r in self.reports)
 
 
-async def _plan(
-    client: BybitRestClient, job: DownloadJob, now_ms: int
-) -> tuple[list[DownloadRequest], dict[str, Instrument]]:
+async def _plan(client: BybitRestClient, job: DownloadJob, now_ms: int) -> list[DownloadRequest]:
     """Check symbols against instruments-info and the start against each listing time."""
     if job.since_ms is not None and job.since_ms > now_ms:
         raise ConfigError(f"--since {iso_day(job.since_ms)} is in the future")
     until_ms = job.until_ms if job.until_ms is not None else now_ms
-    instruments: dict[str, Instrument] = {}
     requests: list[DownloadRequest] = []
     for symbol in job.symbols:
         inst = await client.get_instrument(job.category, symbol)
-        instruments[symbol] = inst
         listed = inst.launch_time_ms or None
         if job.since_ms is None:
             if listed is None:
@@ -168,7 +163,7 @@ async def _plan(
         requests.extend(
             DownloadRequest(job.category, symbol, iv, start, until_ms, listed) for iv in job.intervals
         )
-    return requests, instruments
+    return requests
 
 
 async def run_download(
@@ -186,7 +181,7 @@ async def run_download(
     try:
         async with rest_client(settings) as client:
             clock = await ServerClock.aligned_to(client)
-            requests, _ = await _plan(client, job, clock.now_ms())
+            requests = await _plan(client, job, clock.now_ms())
             if database is not None:
                 await database.open()
             if observer is not None:
