@@ -3,7 +3,10 @@
 Order entry: `parse_order` turns typed-in text into an `OrderRequest` (numbers exact, symbol as
 Bybit spells it); `place_order` checks the mainnet guard's permit, fetches the instrument, prepares
 the order with `bst.domain.order_rules.prepare_order` (rounded, rule-checked, orderLinkId set)
-and sends it. Reads (`open_orders`, `positions`, `wallet`) need credentials but no permit.
+and sends it through the execution policy (`bst.trading.execution`): a lost reply is settled by
+looking the order up, never by a blind re-send, and an outcome it cannot establish is raised
+(`outcome_unknown`), never guessed. Amend and cancel go the same way. Reads (`orders`,
+`positions`, `wallet`) need credentials but no permit.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bst.app.guards import TradingPermit, require_credentials
-from bst.app.venues import rest_client
+from bst.app.venues import BybitRestClient, rest_client
 from bst.domain.errors import ConfigError
 from bst.domain.market import Category, Side, parse_symbol
 from bst.domain.numbers import parse_amount
@@ -19,6 +22,8 @@ from bst.domain.order_rules import prepare_order
 from bst.domain.orders import AmendRequest, Order, OrderRequest, OrderType, TimeInForce
 from bst.domain.portfolio import Position, WalletBalance
 from bst.settings import Settings
+from bst.trading.execution import ExecutionPolicy
+from bst.trading.order_tracker import OrderTracker
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,11 @@ def parse_amend(
     )
 
 
+def execution_policy(client: BybitRestClient) -> ExecutionPolicy:
+    """Return the execution policy of one order command (its own tracker, the client's clock)."""
+    return ExecutionPolicy(client, OrderTracker(), client.http.clock)
+
+
 def _check_permit(settings: Settings, permit: TradingPermit) -> None:
     if permit.env is not settings.env:
         raise ConfigError(f"the trading permit is for {permit.env.value}, not {settings.env.value}")
@@ -105,9 +115,10 @@ async def place_order(settings: Settings, permit: TradingPermit, req: OrderReque
     async with rest_client(settings) as client:
         instrument = await client.get_instrument(req.category, req.symbol)
         prepared = prepare_order(req, instrument)
-        ack = await client.place_order(prepared, instrument)
-        found = await client.find_order(req.category, req.symbol, ack.order_link_id)
-    return PlacedOrder(prepared, ack.order_id, ack.order_link_id, found)
+        outcome = await execution_policy(client).submit(prepared, instrument)
+        outcome.raise_for_failure()  # refused, or its outcome unknown
+        found = outcome.order or await client.find_order(req.category, req.symbol, outcome.order_link_id)
+    return PlacedOrder(prepared, outcome.order_id, outcome.order_link_id, found)
 
 
 async def cancel_orders(
@@ -125,18 +136,23 @@ async def cancel_orders(
         raise ConfigError("say which order: --id ORDER_ID, --link-id LINK_ID or --all")
     _check_permit(settings, permit)
     async with rest_client(settings) as client:
+        execution = execution_policy(client)
         if every:
-            acks = await client.cancel_all_orders(category, symbol=symbol)
-        else:
-            acks = [await client.cancel_order(category, symbol, order_id=order_id, order_link_id=link_id)]
-    return [a.order_id for a in acks]
+            cancelled = await execution.cancel_all(category, symbol=symbol)
+            cancelled.raise_for_failure()
+            return [a.order_id for a in cancelled.cancelled]
+        outcome = await execution.cancel(category, symbol, order_id=order_id, order_link_id=link_id)
+        outcome.raise_for_failure()
+        return [outcome.order_id]
 
 
 async def amend_order(settings: Settings, permit: TradingPermit, req: AmendRequest) -> str:
     """Send the amendment; return the orderId."""
     _check_permit(settings, permit)
     async with rest_client(settings) as client:
-        return (await client.amend_order(req)).order_id
+        outcome = await execution_policy(client).amend(req)
+        outcome.raise_for_failure()
+        return outcome.order_id
 
 
 async def orders(
