@@ -74,6 +74,12 @@ def _iso(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat(timespec="seconds")
 
 
+def _money(value: Decimal) -> str:
+    """Return an exact amount as plain decimal text without trailing zeros (1758.8954, 0, 12)."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
 def _float(value: float) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else float(value)
 
@@ -108,10 +114,10 @@ def compute_metrics(
         "start": _iso(start_ms),
         "end": _iso(end_ms),
         "duration_days": (end_ms - start_ms) / _DAY_MS,
-        "equity_start": str(cash),
-        "equity_final": str(final),
-        "equity_peak": str(peak),
-        "net_pnl": str(final - cash),
+        "equity_start": _money(cash),
+        "equity_final": _money(final),
+        "equity_peak": _money(peak),
+        "net_pnl": _money(final - cash),
         "return_pct": float((final - cash) / cash * 100),
         "buy_hold_return_pct": buy_hold,
         "max_drawdown_pct": drawdown,
@@ -123,9 +129,9 @@ def compute_metrics(
         "worst_trade_pct": min(returns) if returns else None,
         "avg_trade_pct": float(np.mean(returns)) if returns else None,
         "profit_factor": float(wins / -losses) if losses else None,
-        "expectancy": str(sum(pnls, _ZERO) / len(pnls)) if pnls else None,
-        "fees": str(fees),
-        "funding": str(funding),
+        "expectancy": _money(sum(pnls, _ZERO) / len(pnls)) if pnls else None,
+        "fees": _money(fees),
+        "funding": _money(funding),
         "sharpe": _sharpe(equity),
         "orders": len(ledger.orders),
         "fills": sum(1 for e in ledger.executions if e.exec_type is not ExecType.FUNDING),
