@@ -323,8 +323,23 @@ class BacktestRunner:
         await self._pump()
 
     def _merged(self) -> Iterator[_Step]:
-        """Yield every source's steps merged by exchange time (ties: source order, then own order)."""
-        return heapq.merge(*(_steps(source) for source in self._sources), key=lambda step: step.at_ms)
+        """Yield every source's steps merged by exchange time (ties: source order, then own order).
+
+        The run ends with the market the strategy sees: what engine-only sources (a funding series)
+        hold beyond the last event of the others is not played.
+        """
+        seen = [s for s in self._sources if s.to_strategy]
+        left = [len(seen)]
+
+        def counted(source: MarketSource) -> Iterator[_Step]:
+            yield from _steps(source)
+            left[0] -= 1
+
+        streams = [counted(s) if s.to_strategy else _steps(s) for s in self._sources]
+        for step in heapq.merge(*streams, key=lambda step: step.at_ms):
+            if seen and left[0] == 0:
+                return
+            yield step
 
     def _move_to(self, at_ms: int) -> None:
         """Move the run's time forward to `at_ms` (never back), sampling equity on the way."""
