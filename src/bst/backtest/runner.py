@@ -246,6 +246,8 @@ class BacktestRunner:
         )
         self._account: EngineGateway | None = None
         self._plan_bars(strategy)
+        lengths = [_length(s.interval) for s in self._sources if s.interval is not None]
+        self._equity_step_ms = config.equity_step_ms or (min(lengths) if lengths else 1000)
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -345,7 +347,7 @@ class BacktestRunner:
         """Move the run's time forward to `at_ms` (never back), sampling equity on the way."""
         if at_ms <= self._now:
             return
-        self._maybe_sample(self._now, at_ms)
+        self._maybe_sample(self._now)
         self._now = at_ms
         self.clock.advance((at_ms - self.clock.now_ms()) / 1000)
 
@@ -534,7 +536,7 @@ class BacktestRunner:
                     await account.place_order(request)
                     self._collect()
             self._last_print()
-        self.book.sample(self._now, self.engine, account.uid)
+        self.book.sample(self._now, self.engine, account.uid, self._marks())
 
     def _last_print(self) -> None:
         """Print each candle symbol's last price once more (orders waiting for a print fill there)."""
@@ -548,20 +550,22 @@ class BacktestRunner:
 
     # --- equity -------------------------------------------------------------------------------
 
-    def _maybe_sample(self, now_ms: int, next_ms: int) -> None:
-        """Sample equity at `now_ms` when an equity step boundary lies in [now_ms, next_ms)."""
-        step = self._equity_step()
+    def _marks(self) -> dict[str, Decimal]:
+        """Return each symbol's reference price in the engine (mark, else last trade, else mid)."""
+        marks = {}
+        for symbol in self.symbols:
+            price = self.engine.market(symbol, category=self.category).mark_price
+            if price is not None:
+                marks[symbol] = price
+        return marks
+
+    def _maybe_sample(self, now_ms: int) -> None:
+        """Sample equity at `now_ms` (time is about to move on) when a step has passed since the last."""
         last = self.book.last_equity
-        if last is not None and now_ms - last.ts_ms < step:
+        if last is not None and now_ms - last.ts_ms < self._equity_step_ms:
             return
         assert self._account is not None
-        self.book.sample(now_ms, self.engine, self._account.uid)
-
-    def _equity_step(self) -> int:
-        if self.config.equity_step_ms is not None:
-            return self.config.equity_step_ms
-        lengths = [_length(s.interval) for s in self._sources if s.interval is not None]
-        return min(lengths) if lengths else 1000
+        self.book.sample(now_ms, self.engine, self._account.uid, self._marks())
 
 
 def _length(interval: Interval) -> int:
