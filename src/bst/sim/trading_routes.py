@@ -30,7 +30,6 @@ from bst.bybit.codec.account import encode_fee_rate, encode_position, encode_wal
 from bst.bybit.codec.orders import (
     decode_amend_request,
     decode_order_request,
-    encode_ack,
     encode_execution,
     encode_order,
     page,
@@ -54,10 +53,24 @@ from bst.sim.replies import (
     text_param,
 )
 from bst.sim.state import SimState
+from bst.sim.trading_commands import (
+    AmendOrder,
+    CancelAll,
+    CancelOrder,
+    Command,
+    PlaceOrder,
+    SetLeverage,
+    SetTradingStop,
+)
 from bst.sim.trading_desk import TradingDesk, desk_of
 
 JSON = dict[str, Any]
 Work = Callable[[MatchingEngine, int], JSON]
+"""A read-only query of one account (uid) on the engine."""
+Action = Work | Command
+"""What a request does: a query (not journaled) or a state-changing command (journaled first)."""
+Prepare = Callable[[str], tuple[Category | None, list[tuple[Category, str]], Action]]
+"""Parse a request's payload into (category for the rate limit, symbols to feed, action)."""
 TRADING_STOP = endpoints.Endpoint("POST", "/v5/position/trading-stop", endpoints.RateGroup.POSITION_SET, True)
 DEFAULT_RECV_WINDOW_MS = 5000
 FUTURE_TOLERANCE_MS = 1000
@@ -198,9 +211,12 @@ class TradingRoutes:
         self,
         request: Request,
         endpoint: endpoints.Endpoint,
-        prepare: Callable[[str], tuple[Category | None, list[tuple[Category, str]], Work]],
+        prepare: Prepare,
     ) -> Response:
-        """Authenticate, parse (`prepare` gets the payload), rate-limit, and run the work on the engine."""
+        """Authenticate, parse (`prepare` gets the payload), rate-limit, run the action on the desk.
+
+        The reply leaves only once everything it reflects is durable (`desk.durable`), refusals too.
+        """
         now_ms = self.state.now_ms()
         if endpoint.method == "POST":
             payload = (await request.body()).decode("utf-8", errors="replace")
@@ -208,7 +224,7 @@ class TradingRoutes:
             payload = request.scope.get("query_string", b"").decode("latin-1")
         try:
             uid = self._authenticate(request, payload, now_ms)
-            category, touch, work = prepare(payload)
+            category, touch, action = prepare(payload)
         except _RefusedError as e:
             return error(e.code, str(e), now_ms)
         except ParamError as e:
@@ -219,7 +235,12 @@ class TradingRoutes:
         if not decision.allowed:
             return rate_limited(decision, now_ms)
         try:
-            result = await run_in_threadpool(self.desk.call, lambda engine: work(engine, uid), touch)
+            try:
+                result, lsn = await run_in_threadpool(self._run, uid, action, touch)
+            except (BybitAPIError, ParamError):
+                await self.desk.durable()  # a refusal reflects the state too: say it once that is safe
+                raise
+            await self.desk.durable(lsn)
         except BybitAPIError as e:
             return error(
                 e.ret_code or RetCode.PARAMS_ERROR, e.ret_msg, now_ms, headers=decision.header_dict()
@@ -228,99 +249,77 @@ class TradingRoutes:
             return error(RetCode.PARAMS_ERROR, str(e), now_ms, headers=decision.header_dict())
         return ok(result, now_ms, headers=decision.header_dict())
 
+    def _run(self, uid: int, action: Action, touch: list[tuple[Category, str]]) -> tuple[JSON, int]:
+        if isinstance(action, Command):
+            return self.desk.execute(uid, action, touch)
+        return self.desk.query(lambda engine: action(engine, uid), touch)
+
     # --- order entry --------------------------------------------------------------------------
 
     async def create(self, request: Request) -> Response:
-        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             body = _body(payload.encode())
             _body_category(body)
             order = decode_order_request(body)
-            return (
-                order.category,
-                [(order.category, order.symbol)],
-                lambda e, uid: encode_ack(e.place_order(uid, order)),
-            )
+            return order.category, [(order.category, order.symbol)], PlaceOrder(order)
 
         return await self._private(request, endpoints.ORDER_CREATE, prepare)
 
     async def amend(self, request: Request) -> Response:
-        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             body = _body(payload.encode())
             _body_category(body)
             amend = decode_amend_request(body)
-            return (
-                amend.category,
-                [(amend.category, amend.symbol)],
-                lambda e, uid: encode_ack(e.amend_order(uid, amend)),
-            )
+            return amend.category, [(amend.category, amend.symbol)], AmendOrder(amend)
 
         return await self._private(request, endpoints.ORDER_AMEND, prepare)
 
     async def cancel(self, request: Request) -> Response:
-        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             body = _body(payload.encode())
             category = _body_category(body)
             symbol = _body_text(body, "symbol", required=True)
             order_id, link = _body_text(body, "orderId"), _body_text(body, "orderLinkId")
-
-            def work(engine: MatchingEngine, uid: int) -> JSON:
-                ack = engine.cancel_order(uid, category, symbol, order_id=order_id, order_link_id=link)
-                return encode_ack(ack)
-
-            return category, [(category, symbol)], work
+            return category, [(category, symbol)], CancelOrder(category, symbol, order_id, link)
 
         return await self._private(request, endpoints.ORDER_CANCEL, prepare)
 
     async def cancel_all(self, request: Request) -> Response:
-        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             body = _body(payload.encode())
             category = _body_category(body)
             symbol = _body_text(body, "symbol") or None
             base, settle = _body_text(body, "baseCoin") or None, _body_text(body, "settleCoin") or None
-
-            def work(engine: MatchingEngine, uid: int) -> JSON:
-                acks = engine.cancel_all(uid, category, symbol=symbol, base_coin=base, settle_coin=settle)
-                return {"list": [encode_ack(a) for a in acks], "success": "1"}
-
-            return category, [(category, symbol)] if symbol else [], work
+            command = CancelAll(category, symbol, base, settle)
+            return category, [(category, symbol)] if symbol else [], command
 
         return await self._private(request, endpoints.ORDER_CANCEL_ALL, prepare)
 
     async def set_leverage(self, request: Request) -> Response:
-        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             body = _body(payload.encode())
             category = _body_category(body, (Category.LINEAR,))
             symbol = _body_text(body, "symbol", required=True)
             buy, sell = _body_decimal(body, "buyLeverage"), _body_decimal(body, "sellLeverage")
-
-            def work(engine: MatchingEngine, uid: int) -> JSON:
-                engine.set_leverage(uid, symbol, buy, sell)
-                return {}
-
-            return category, [(category, symbol)], work
+            return category, [(category, symbol)], SetLeverage(symbol, buy, sell)
 
         return await self._private(request, endpoints.SET_LEVERAGE, prepare)
 
     async def trading_stop(self, request: Request) -> Response:
-        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             body = _body(payload.encode())
             category = _body_category(body, (Category.LINEAR,))
             symbol = _body_text(body, "symbol", required=True)
             tp = Decimal(_body_text(body, "takeProfit")) if _body_text(body, "takeProfit") else None
             sl = Decimal(_body_text(body, "stopLoss")) if _body_text(body, "stopLoss") else None
-
-            def work(engine: MatchingEngine, uid: int) -> JSON:
-                engine.set_trading_stop(uid, symbol, take_profit=tp, stop_loss=sl)
-                return {}
-
-            return category, [(category, symbol)], work
+            return category, [(category, symbol)], SetTradingStop(symbol, tp, sl)
 
         return await self._private(request, TRADING_STOP, prepare)
 
     # --- queries ------------------------------------------------------------------------------
 
     async def realtime(self, request: Request) -> Response:
-        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             category = category_param(request, _TRADED)
             symbol, base, settle = (text_param(request, n) for n in ("symbol", "baseCoin", "settleCoin"))
             if category is Category.LINEAR and not (symbol or base or settle):
@@ -349,7 +348,7 @@ class TradingRoutes:
     async def history(self, request: Request) -> Response:
         now_ms = self.state.now_ms()
 
-        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             category = category_param(request, _TRADED)
             symbol, base, settle = (text_param(request, n) for n in ("symbol", "baseCoin", "settleCoin"))
             order_id, link = text_param(request, "orderId") or "", text_param(request, "orderLinkId") or ""
@@ -382,7 +381,7 @@ class TradingRoutes:
     async def executions(self, request: Request) -> Response:
         now_ms = self.state.now_ms()
 
-        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             category = category_param(request, _TRADED)
             symbol = text_param(request, "symbol")
             order_id, link = text_param(request, "orderId") or "", text_param(request, "orderLinkId") or ""
@@ -411,7 +410,7 @@ class TradingRoutes:
         return await self._private(request, endpoints.EXECUTION_LIST, prepare)
 
     async def positions(self, request: Request) -> Response:
-        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             category = category_param(request, (Category.LINEAR,))
             symbol, settle = text_param(request, "symbol"), text_param(request, "settleCoin")
             if not (symbol or settle):
@@ -426,7 +425,7 @@ class TradingRoutes:
         return await self._private(request, endpoints.POSITION_LIST, prepare)
 
     async def wallet(self, request: Request) -> Response:
-        def prepare(_: str) -> tuple[None, list[tuple[Category, str]], Work]:
+        def prepare(_: str) -> tuple[None, list[tuple[Category, str]], Action]:
             account_type = text_param(request, "accountType", required=True)
             if account_type != "UNIFIED":
                 raise ParamError("accountType only support UNIFIED")
@@ -440,7 +439,7 @@ class TradingRoutes:
         return await self._private(request, endpoints.WALLET_BALANCE, prepare)
 
     async def fee_rate(self, request: Request) -> Response:
-        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             category = category_param(request, _TRADED, default=Category.LINEAR)
             symbol = text_param(request, "symbol")
 
