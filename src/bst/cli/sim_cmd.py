@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -28,7 +29,12 @@ BALANCES_OPTION = typer.Option(
     [], "--balance", help="USDT each account starts with (one for all, or one per --api-key; default 100000)"
 )
 STATE_FILE_OPTION = typer.Option(
-    None, "--state-file", help="keep accounts, orders and positions here across sim restarts"
+    None,
+    "--state-file",
+    help="keep accounts, orders and positions here across restarts and crashes (with a journal beside it)",
+)
+SNAPSHOT_EVERY_OPTION = typer.Option(
+    30.0, "--snapshot-every-s", min=0.1, help="rewrite the state file (and trim its journal) this often"
 )
 
 
@@ -81,6 +87,7 @@ def sim(
     api_secrets: list[str] = API_SECRETS_OPTION,
     balances: list[str] = BALANCES_OPTION,
     state_file: Path | None = STATE_FILE_OPTION,
+    snapshot_every_s: float = SNAPSHOT_EVERY_OPTION,
     order_latency_ms: int = typer.Option(
         0, "--order-latency-ms", min=0, help="delay before orders reach the book"
     ),
@@ -115,6 +122,7 @@ def sim(
         access_log=access_log,
     )
     trading = trading_config(api_keys, api_secrets, balances, state_file, order_latency_ms)
+    trading = replace(trading, save_every_s=snapshot_every_s)
     common.settings()
     common.run_async(serve(config, clock, trading))
 

@@ -77,11 +77,11 @@ class DeskStore:
         self._write(self.epoch_path, f"{epoch}\n".encode())
         return epoch
 
-    def write_snapshot(self, data: dict[str, Any]) -> None:
-        """Replace the snapshot atomically and durably."""
-        self._write(self.path, orjson.dumps(data))
+    def write_snapshot(self, snapshot: bytes) -> None:
+        """Replace the snapshot (serialised JSON) atomically and durably."""
+        self._write(self.path, snapshot)
 
-    def start(self, snapshot: dict[str, Any], last_lsn: int) -> Journal:
+    def start(self, snapshot: bytes, last_lsn: int) -> Journal:
         """Write the start-up snapshot (it holds all replayed), drop every old segment, open the journal."""
         self.write_snapshot(snapshot)
         try:
@@ -91,7 +91,7 @@ class DeskStore:
         self.journal = Journal(self.journal_prefix, last_lsn + 1)
         return self.journal
 
-    def compact(self, snapshot: dict[str, Any], lsn: int) -> None:
+    def compact(self, snapshot: bytes, lsn: int) -> None:
         """Write a snapshot that includes every record up to `lsn`, then drop the segments it covers."""
         self.write_snapshot(snapshot)
         remove_segments(self.journal_prefix, lsn + 1)

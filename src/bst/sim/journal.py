@@ -196,9 +196,17 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
 class Journal:
     """The appending side of a journal: group commit by one committer thread; thread-safe."""
 
-    def __init__(self, prefix: Path, first_lsn: int) -> None:
-        """Open a new segment `<prefix><first_lsn>` (it must not exist) and start the committer."""
+    def __init__(
+        self, prefix: Path, first_lsn: int, *, sync_data: Callable[[int], None] = _sync_data
+    ) -> None:
+        """Open a new segment `<prefix><first_lsn>` (it must not exist) and start the committer.
+
+        `sync_data(fd)` makes written data durable (fdatasync; tests gate it to see batches form).
+        """
         self.prefix = prefix
+        self._sync_data = sync_data
+        self.syncs = 0
+        """How many syncs the committer made (records / syncs = the group-commit batch size)."""
         self._cond = threading.Condition()
         self._queue: list[bytes | _Rotate] = []
         self._segment_empty = True
@@ -323,7 +331,8 @@ class Journal:
                 batch, self._queue = self._queue, []
                 last = self._appended
             try:
-                self._write(batch)
+                if batch:
+                    self._write(batch)
             except OSError as e:
                 self._fail(e)
                 return
@@ -352,11 +361,12 @@ class Journal:
                 continue
             self._flush(b"".join(chunk))
             chunk = []
-            _sync_data(self._fd)
+            self._sync_data(self._fd)
             os.close(self._fd)
             self._fd = self._open_segment(item.first_lsn)
         self._flush(b"".join(chunk))
-        _sync_data(self._fd)
+        self._sync_data(self._fd)
+        self.syncs += 1
 
     def _flush(self, data: bytes) -> None:
         view = memoryview(data)

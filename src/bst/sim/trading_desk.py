@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import orjson
 import structlog
 
-from bst.domain.errors import ConfigError
+from bst.domain.errors import BybitAPIError, ConfigError
 from bst.domain.market import Category, Side, Trade
 from bst.engine import EngineConfig, EngineEvent, LatencyModel, MatchingEngine, SymbolSpec
 from bst.engine.core import FIRST_UID
@@ -384,9 +384,9 @@ class TradingDesk:
 
     # --- persistence ----------------------------------------------------------------------------
 
-    def _snapshot(self, lsn: int) -> JSON:
-        """Return the whole desk as JSON-compatible data, including the journal up to `lsn`."""
-        return {
+    def _snapshot(self, lsn: int) -> bytes:
+        """Return the whole desk as JSON, including the journal up to `lsn` (call under the lock)."""
+        data = {
             "format": SNAPSHOT_FORMAT,
             "journal_lsn": lsn,
             "market": {"seed": self.generator.seed, "gaps": self.generator.gaps},
@@ -397,6 +397,7 @@ class TradingDesk:
             "stepped_ms": self._stepped_ms,
             "touched": _keys_json(self._touched),
         }
+        return orjson.dumps(data)
 
     def _restore(self, data: JSON, path: Path) -> int:
         """Load a snapshot into the desk; return the journal LSN it includes."""
@@ -424,13 +425,22 @@ class TradingDesk:
         snapshot = store.read_snapshot()
         lsn = self._restore(snapshot, store.path) if snapshot is not None else 0
         contents = store.read_journal(lsn)
+        if snapshot is None and contents.records:
+            raise ConfigError(
+                f"the sim's journal next to {store.path} has no snapshot to start from: restore "
+                f"{store.path.name}, or delete the {store.journal_prefix.name}* files to start afresh"
+            )
         for number, payload in contents.records:
             try:
                 record = record_from_json(orjson.loads(payload))
             except (ValueError, KeyError, TypeError) as e:
                 raise ConfigError(f"record {number} of the sim's journal cannot be read: {e}") from e
-            with contextlib.suppress(Exception):  # a request refused live is refused again here
+            try:
                 self._apply(record)
+            except BybitAPIError:
+                pass  # a request refused live is refused again, with the same (lack of) effect
+            except Exception:  # failed live the same way (the engine is deterministic); go on
+                log.exception("a replayed sim journal record failed", record=number)
             self.engine.drain_events()  # clients had these (or read them back over REST)
         if contents.torn is not None:
             segment, offset, size = contents.torn
