@@ -197,14 +197,15 @@ class Journal:
     """The appending side of a journal: group commit by one committer thread; thread-safe."""
 
     def __init__(
-        self, prefix: Path, first_lsn: int, *, sync_data: Callable[[int], None] = _sync_data
+        self, prefix: Path, first_lsn: int, *, sync_data: Callable[[int], None] | None = None
     ) -> None:
         """Open a new segment `<prefix><first_lsn>` (it must not exist) and start the committer.
 
-        `sync_data(fd)` makes written data durable (fdatasync; tests gate it to see batches form).
+        `sync_data(fd)` makes written data durable (default fdatasync; tests gate it to watch batches
+        form and replies wait).
         """
         self.prefix = prefix
-        self._sync_data = sync_data
+        self._sync_data = sync_data or _sync_data
         self.syncs = 0
         """How many syncs the committer made (records / syncs = the group-commit batch size)."""
         self._cond = threading.Condition()
