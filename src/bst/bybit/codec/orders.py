@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
+from bst.bybit.codec import params
 from bst.bybit.codec._fields import boolean, dec, integer, num, opt_dec, text
 from bst.domain.market import Category, Side
 from bst.domain.orders import (
@@ -56,27 +56,43 @@ def encode_order_request(req: OrderRequest) -> JSON:
     return body
 
 
+ORDER_NUMBER_FIELDS = (
+    "qty",
+    "price",
+    "triggerPrice",
+    "takeProfit",
+    "stopLoss",
+    "tpLimitPrice",
+    "slLimitPrice",
+)
+"""Numeric fields of create/amend bodies: each is read strictly when present, even one the sim ignores."""
+
+
+def check_numbers(body: JSON, names: tuple[str, ...] = ORDER_NUMBER_FIELDS) -> None:
+    """Raise 10001 when any numeric field of `body` that is present is not a sane number."""
+    for name in names:
+        params.optional_decimal(body.get(name), name)
+
+
 def decode_order_request(body: JSON) -> OrderRequest:
-    """Return the OrderRequest a `/v5/order/create` body asks for; ValueError/KeyError when malformed."""
-    order_type = OrderType(body["orderType"])
-    price = opt_dec(body.get("price"))
-    tif = body.get("timeInForce")
-    market_unit = body.get("marketUnit")
+    """Return the OrderRequest of a `/v5/order/create` body; raise 10001 (`params`) when malformed."""
+    check_numbers(body)
+    order_type = params.required_choice(body, "orderType", OrderType)
     return OrderRequest(
-        category=Category(body["category"]),
-        symbol=str(body["symbol"]),
-        side=Side(body["side"]),
+        category=params.required_choice(body, "category", Category),
+        symbol=params.text(body, "symbol", required=True),
+        side=params.required_choice(body, "side", Side),
         order_type=order_type,
-        qty=Decimal(str(body["qty"])),
-        price=price if order_type is OrderType.LIMIT else None,
-        time_in_force=TimeInForce(tif) if tif else None,
-        order_link_id=str(body.get("orderLinkId") or ""),
-        reduce_only=boolean(body.get("reduceOnly", False)),
-        close_on_trigger=boolean(body.get("closeOnTrigger", False)),
-        position_idx=integer(body.get("positionIdx"), 0),
-        market_unit=MarketUnit(market_unit) if market_unit else None,
-        take_profit=opt_dec(body.get("takeProfit"), zero_is_none=True),
-        stop_loss=opt_dec(body.get("stopLoss"), zero_is_none=True),
+        qty=params.decimal(body.get("qty"), "qty"),
+        price=params.optional_decimal(body.get("price"), "price") if order_type is OrderType.LIMIT else None,
+        time_in_force=params.choice(body, "timeInForce", TimeInForce),
+        order_link_id=params.text(body, "orderLinkId"),
+        reduce_only=params.flag(body, "reduceOnly"),
+        close_on_trigger=params.flag(body, "closeOnTrigger"),
+        position_idx=params.optional_integer(body.get("positionIdx"), "positionIdx", 0, low=0, high=2),
+        market_unit=params.choice(body, "marketUnit", MarketUnit),
+        take_profit=params.optional_decimal(body.get("takeProfit"), "takeProfit", zero_is_none=True),
+        stop_loss=params.optional_decimal(body.get("stopLoss"), "stopLoss", zero_is_none=True),
     )
 
 
@@ -99,16 +115,17 @@ def encode_amend_request(req: AmendRequest) -> JSON:
 
 
 def decode_amend_request(body: JSON) -> AmendRequest:
-    """Return the AmendRequest of a `/v5/order/amend` body."""
+    """Return the AmendRequest of a `/v5/order/amend` body; raise 10001 (`params`) when malformed."""
+    check_numbers(body)
     return AmendRequest(
-        category=Category(body["category"]),
-        symbol=str(body["symbol"]),
-        order_id=str(body.get("orderId") or ""),
-        order_link_id=str(body.get("orderLinkId") or ""),
-        qty=opt_dec(body.get("qty")),
-        price=opt_dec(body.get("price")),
-        take_profit=opt_dec(body.get("takeProfit")),
-        stop_loss=opt_dec(body.get("stopLoss")),
+        category=params.required_choice(body, "category", Category),
+        symbol=params.text(body, "symbol", required=True),
+        order_id=params.text(body, "orderId"),
+        order_link_id=params.text(body, "orderLinkId"),
+        qty=params.optional_decimal(body.get("qty"), "qty"),
+        price=params.optional_decimal(body.get("price"), "price"),
+        take_profit=params.optional_decimal(body.get("takeProfit"), "takeProfit"),
+        stop_loss=params.optional_decimal(body.get("stopLoss"), "stopLoss"),
     )
 
 
