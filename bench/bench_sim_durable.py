@@ -47,7 +47,7 @@ def _order(n: int) -> PlaceOrder:
 
 
 def _syncs(desk: TradingDesk) -> str:
-    journal = desk._journal
+    journal = desk.journal
     if journal is None or journal.syncs == 0:
         return "        -"
     return f"{journal.last_lsn / journal.syncs:9.1f}"
@@ -64,8 +64,7 @@ def bench_desk(state_file: Path | None, threads: int, orders: int = 2000) -> Non
     def work(uid: int) -> None:
         for n in range(orders // threads):
             lsn = desk.execute(uid, _order(n), FEED)[1]
-            if desk._journal is not None:
-                desk._journal.wait(lsn)
+            desk.wait_durable(lsn)
 
     workers = [threading.Thread(target=work, args=(uid,)) for uid in uids]
     cpu, wall = time.process_time(), time.perf_counter()

@@ -180,7 +180,7 @@ class TradingDesk:
                 self.keys[account.api_key] = (account.api_secret, uid)
                 return uid
             lsn = self._run(OpenAccount(account.api_key, self._next_uid(), _balances(account)))[1]
-        self._wait(lsn)
+        self.wait_durable(lsn)
         return self.uids[account.api_key]
 
     def reset(self) -> None:
@@ -192,7 +192,7 @@ class TradingDesk:
             accounts = tuple((a.api_key, _balances(a)) for a in self.config.accounts)
             record = Reset(self.state.now_ms(), accounts, self.config.latency_ms, self.config.queue_model)
             lsn = self._run(record)[1]
-        self._wait(lsn)
+        self.wait_durable(lsn)
 
     def credentials(self, api_key: str) -> tuple[str, int] | None:
         """Return (secret, uid) of a known API key, or None."""
@@ -207,7 +207,7 @@ class TradingDesk:
         replying; the engine's refusals raise, and the caller waits for `durable()` all the same.
         """
         with self.lock:
-            record = Execute(self.state.now_ms(), uid, command, tuple(touch))
+            record = Execute(self.state.now_ms(), uid, command, self._listed_of(touch))
             result, lsn = self._run(record)
             assert result is not None
             return result, lsn
@@ -218,7 +218,7 @@ class TradingDesk:
         Returns what `look` returned and the journal position to wait for before replying.
         """
         with self.lock:
-            lsn = self._step_now(tuple(touch))
+            lsn = self._step_now(self._listed_of(touch))
             return look(self.engine), lsn
 
     def sync(self) -> int:
@@ -235,10 +235,20 @@ class TradingDesk:
         if journal is not None:
             await journal.synced(lsn)
 
-    def _wait(self, lsn: int) -> None:
+    @property
+    def journal(self) -> Journal | None:
+        """Return the write-ahead journal (None without a state file)."""
+        return self._journal
+
+    def wait_durable(self, lsn: int | None = None) -> None:
+        """Block until the journal holds `lsn` (default: everything so far) on disk; for threads."""
         journal = self._journal
         if journal is not None:
             journal.wait(lsn)
+
+    def _listed_of(self, touch: Iterable[FeedKey]) -> tuple[FeedKey, ...]:
+        """Return the symbols of `touch` the engine lists (others can never be fed: not journaled)."""
+        return tuple(key for key in touch if self._listed(*key))
 
     def _step_now(self, feed: tuple[FeedKey, ...]) -> int:
         """Step to the sim clock, journaling the step only when it changes something."""

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from bst.domain.clock import ManualClock
 from bst.domain.errors import BybitAPIError, ConfigError
 from bst.domain.market import Category, Side
-from bst.domain.orders import AmendRequest, ExecType, OrderRequest, OrderType
+from bst.domain.orders import AmendRequest, ExecType, OrderRequest, OrderStatus, OrderType
 from bst.sim.journal import segments
 from bst.sim.state import SimConfig, SimState
 from bst.sim.trading_commands import (
@@ -144,9 +145,7 @@ def test_every_crash_point_recovers_the_exact_state_of_the_uninterrupted_run(tmp
     crashes: list[tuple[Path, dict[str, Any], int]] = []
     for number, op in enumerate(SCENARIO):
         op(desk)
-        journal = desk._journal
-        assert journal is not None
-        journal.wait()  # what a reply waits for
+        desk.wait_durable()  # what a reply waits for
         expected, epoch = fingerprint(desk)
         crashes.append((image(state_file, tmp_path / f"crash-{number}"), expected, epoch))
 
@@ -166,8 +165,7 @@ def test_a_torn_last_record_is_dropped_and_the_rest_recovers(tmp_path: Path) -> 
     desk = make_desk(state_file)
     for op in SCENARIO[:5]:
         op(desk)
-    assert desk._journal is not None
-    desk._journal.wait()
+    desk.wait_durable()
     expected, _ = fingerprint(desk)
     copy = image(state_file, tmp_path / "crash")
     (_, last), *_ = reversed(segments(copy.with_name(copy.name + ".journal-")))
@@ -222,8 +220,7 @@ def test_a_state_file_of_another_market_or_a_journal_without_snapshot_is_refused
     state_file = tmp_path / "state.json"
     desk = make_desk(state_file)
     run(desk, market(Side.BUY, "0.01"))
-    assert desk._journal is not None
-    desk._journal.wait()
+    desk.wait_durable()
     other = SimState(SimConfig(seed=SEED + 1), ManualClock(NOW))
 
     with pytest.raises(ConfigError, match=f"belongs to a sim with --seed {SEED}"):
@@ -274,3 +271,20 @@ def test_the_feed_is_a_pure_function_of_the_sim_times_stepped_to(ops: list[tuple
             two.sync()  # extra steps to a time already stepped to are no-ops
 
     assert fingerprint(one) == fingerprint(two)
+
+
+def test_a_state_file_from_before_the_journal_still_loads(tmp_path: Path) -> None:
+    old = make_desk(None)
+    placed = run(old, limit(Side.BUY, "0.01", best(old)[0] - 100, "kept"))
+    engine = old.engine.to_state()
+    engine["ids"] = engine["ids"][:2]  # [seed, counter]: no epoch yet
+    fed = [[c.value, s, ms] for (c, s), ms in sorted(old.fed_ms.items())]
+    state_file = tmp_path / "state.json"
+    state_file.write_bytes(orjson.dumps({"engine": engine, "keys": {KEY: uid_of(old)}, "fed": fed}))
+
+    desk = make_desk(state_file)
+
+    assert isinstance(placed, dict)
+    order = desk.engine.get_order(uid_of(desk), LINEAR, order_link_id="kept")
+    assert (order.order_id, order.status) == (placed["orderId"], OrderStatus.NEW)
+    assert desk.engine.id_position == (1, old.engine.id_position[1])
