@@ -113,6 +113,7 @@ class SimProcess:
         self.state_file = state_file
         self.port = port
         self.output = state_file.with_name("sim-output.log")
+        self.output.touch()  # read before the first incarnation writes to it
         self.launcher = subprocess.Popen(
             [sys.executable, "-c", LAUNCHER],
             stdin=subprocess.PIPE,
@@ -137,7 +138,7 @@ class SimProcess:
         args += ["--state-file", str(self.state_file), "--snapshot-every-s", "0.5"]
         for key, secret in ACCOUNTS:
             args += ["--api-key", key, "--api-secret", secret]
-        self.offset = self.output.stat().st_size if self.output.exists() else 0
+        self.offset = self.output.stat().st_size
         self.pid = self._order({"args": args, "out": str(self.output)})
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
@@ -173,7 +174,7 @@ class SimProcess:
         self.launcher.wait(30)
 
     def errors(self) -> str:
-        return self.output.read_text()[-3000:] if self.output.exists() else ""
+        return self.output.read_text()[-3000:]
 
 
 @dataclass
