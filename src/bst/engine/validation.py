@@ -13,6 +13,7 @@ from bst.domain.market import Category, Side
 from bst.domain.orders import (
     AmendRequest,
     MarketUnit,
+    OrderFilter,
     OrderRequest,
     OrderType,
     TimeInForce,
@@ -25,6 +26,7 @@ from bst.engine.venue import SymbolState, Venue, fail
 from bst.engine.working import WorkingOrder
 
 _ZERO = Decimal(0)
+UNCHANGED_MSG = "The order remains unchanged as the parameters entered match the existing ones"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,9 @@ def _on_step(value: Decimal, step: Decimal) -> bool:
     return step <= 0 or value % step == 0
 
 
-def _check_price(sym: SymbolState, side: Side, price: Decimal) -> None:
+def _check_price(sym: SymbolState, side: Side, price: Decimal, around: Decimal | None = None) -> None:
+    """Check a limit price: positive, on the tick grid, within the instrument's range and the band
+    around `around` (a conditional order's trigger price), else around the reference price."""
     spot = sym.spec.category is Category.SPOT
     instrument = sym.spec.instrument
     if price <= 0:
@@ -60,7 +64,7 @@ def _check_price(sym: SymbolState, side: Side, price: Decimal) -> None:
         fail(RetCode.PARAMS_ERROR, f"price {price} is not a multiple of tickSize {instrument.tick_size}")
     too_low = instrument.min_price > 0 and price < instrument.min_price
     too_high = instrument.max_price > 0 and price > instrument.max_price
-    reference = sym.reference_price()
+    reference = around if around is not None else sym.reference_price()
     if reference is not None:
         band = sym.spec.limit_price_band_ratio
         if side is Side.BUY and price > reference * (1 + band):
@@ -202,12 +206,15 @@ def prepare_create(
     if request.reduce_only and (request.take_profit is not None or request.stop_loss is not None):
         fail(RetCode.PARAMS_ERROR, "reduce-only orders cannot carry takeProfit/stopLoss")
     market = request.order_type is OrderType.MARKET
+    # A conditional order is checked against its trigger price and holds nothing until it triggers,
+    # except a spot TP/SL order (Bybit: "the assets are occupied even before the order is triggered").
+    trigger = request.trigger_price
     if request.order_type not in (OrderType.MARKET, OrderType.LIMIT):
         fail(RetCode.PARAMS_ERROR, f"orderType {request.order_type} is invalid")
     unit: MarketUnit | None = None
     if market:
         tif = TimeInForce.FOK if request.time_in_force is TimeInForce.FOK else TimeInForce.IOC
-        price = protected
+        price = protected if trigger is None else None
         if spot:
             default = MarketUnit.QUOTE_COIN if request.side is Side.BUY else MarketUnit.BASE_COIN
             unit = request.market_unit or default
@@ -216,14 +223,14 @@ def prepare_create(
         if request.price is None:
             fail(RetCode.PARAMS_ERROR, "price is required for limit orders")
         price = request.price
-        _check_price(sym, request.side, price)
+        _check_price(sym, request.side, price, around=trigger)
     if unit is MarketUnit.QUOTE_COIN:
         if request.qty <= 0:
             fail(RetCode.SPOT_QTY_TOO_LOW, f"qty must be positive, got {request.qty}")
         value = request.qty
     else:
         _check_qty(sym, request.qty, market=market)
-        reference = price if price is not None else sym.reference_price()
+        reference = price if price is not None else (trigger or sym.reference_price())
         value = request.qty * reference if reference is not None else _ZERO
     if not request.reduce_only and (value > 0 or unit is MarketUnit.QUOTE_COIN):
         _check_notional(sym, value)
@@ -236,9 +243,12 @@ def prepare_create(
         if closable <= 0:
             fail(RetCode.REDUCE_ONLY_NOT_SATISFIED, "Reduce-only rule not satisfied")
     _check_tpsl(
-        request.side, price if not market else sym.reference_price(), request.take_profit, request.stop_loss
+        request.side,
+        price if not market else (trigger or sym.reference_price()),
+        request.take_profit,
+        request.stop_loss,
     )
-    if spot:
+    if spot and (trigger is None or request.order_filter is OrderFilter.TPSL_ORDER):
         if request.side is Side.BUY:
             need = request.qty if unit is MarketUnit.QUOTE_COIN else request.qty * (price or _ZERO)
         elif unit is MarketUnit.QUOTE_COIN:
@@ -303,10 +313,7 @@ def prepare_amend(venue: Venue, account: Account, order: WorkingOrder, request: 
         and request.stop_loss in (None, order.stop_loss)
     )
     if unchanged:
-        fail(
-            RetCode.PARAMS_ERROR,
-            "The order remains unchanged as the parameters entered match the existing ones",
-        )
+        fail(RetCode.PARAMS_ERROR, UNCHANGED_MSG)
     if not order.reduce_only:
         _check_notional(sym, qty * price)
     leaves = qty - order.cum_qty

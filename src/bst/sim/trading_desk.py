@@ -27,6 +27,7 @@ import structlog
 from bst.domain.errors import ConfigError
 from bst.domain.market import Category, Side, Trade
 from bst.engine import EngineConfig, EngineEvent, LatencyModel, MatchingEngine, SymbolSpec
+from bst.sim.columns import PriceKind
 from bst.sim.generator import MarketGenerator
 from bst.sim.state import SimState
 from bst.sim.tickers import FUNDING_PERIOD_MS, funding_rate
@@ -244,7 +245,8 @@ class TradingDesk:
             return
         engine = self.engine
         mark = self.generator.mark_price(symbol, at_ms, category=category)
-        engine.on_mark_price(symbol, mark, at_ms, category=category)
+        index = self.generator.mark_price(symbol, at_ms, category=category, kind=PriceKind.INDEX)
+        engine.on_mark_price(symbol, mark, at_ms, index_price=index, category=category)
         key = self.generator.path(category, symbol).spec.key
         engine.on_funding_rate(symbol, funding_rate(self.generator.seed, key, at_ms), at_ms)
 

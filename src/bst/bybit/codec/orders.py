@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
 
 from bst.bybit.codec._fields import boolean, dec, integer, num, opt_dec, text
 from bst.domain.market import Category, Side
@@ -14,13 +14,17 @@ from bst.domain.orders import (
     MarketUnit,
     Order,
     OrderAck,
+    OrderFilter,
     OrderRequest,
     OrderStatus,
     OrderType,
     TimeInForce,
+    TriggerBy,
+    TriggerDirection,
 )
 
 JSON = dict[str, Any]
+_Named = TypeVar("_Named", TriggerBy, OrderFilter)
 
 
 # --- requests (client encodes, simulator decodes) --------------------------------------------
@@ -53,7 +57,64 @@ def encode_order_request(req: OrderRequest) -> JSON:
         body["takeProfit"] = num(req.take_profit)
     if req.stop_loss is not None:
         body["stopLoss"] = num(req.stop_loss)
+    if req.trigger_price is not None:
+        body["triggerPrice"] = num(req.trigger_price)
+    if req.trigger_direction is not None:
+        body["triggerDirection"] = req.trigger_direction.value
+    if req.trigger_by is not None:
+        body["triggerBy"] = req.trigger_by.value
+    if req.order_filter is not None:
+        body["orderFilter"] = req.order_filter.value
     return body
+
+
+# One decoder per trigger field, strict: a request names a trigger exactly or the sim refuses it with
+# 10001 (ValueError with the field's name; the route adds "params error: "). Bybit prints an absent
+# trigger price as "" or "0"; both mean none.
+
+
+def _trigger_price(body: JSON, name: str = "triggerPrice") -> Decimal | None:
+    raw = body.get(name)
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise ValueError(f"{name} invalid: {raw!r}")
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        raise ValueError(f"{name} invalid: {raw!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"{name} invalid: {raw!r}")
+    return None if value == 0 else value
+
+
+def _trigger_direction(body: JSON) -> TriggerDirection | None:
+    raw = body.get("triggerDirection")
+    if raw is None or isinstance(raw, bool) or str(raw) not in ("", "0", "1", "2"):
+        if raw is None:
+            return None
+        raise ValueError(f"triggerDirection invalid: {raw!r}: use 1 (rise) or 2 (fall)")
+    return TriggerDirection(int(raw)) if str(raw) in ("1", "2") else None
+
+
+def _named(body: JSON, name: str, kind: type[_Named]) -> _Named | None:
+    raw = body.get(name)
+    if raw is None or raw == "":
+        return None
+    for member in kind:
+        if raw == member.value:
+            return member
+    raise ValueError(f"{name} invalid: {raw!r}: use {', '.join(m.value for m in kind)}")
+
+
+def decode_trigger_by(body: JSON) -> TriggerBy | None:
+    """Return a request's `triggerBy` (None when absent); ValueError when it is not Bybit's value."""
+    return _named(body, "triggerBy", TriggerBy)
+
+
+def decode_order_filter(body: JSON) -> OrderFilter | None:
+    """Return a request's `orderFilter` (None when absent); ValueError when it is not Bybit's value."""
+    return _named(body, "orderFilter", OrderFilter)
 
 
 def decode_order_request(body: JSON) -> OrderRequest:
@@ -77,6 +138,10 @@ def decode_order_request(body: JSON) -> OrderRequest:
         market_unit=MarketUnit(market_unit) if market_unit else None,
         take_profit=opt_dec(body.get("takeProfit"), zero_is_none=True),
         stop_loss=opt_dec(body.get("stopLoss"), zero_is_none=True),
+        trigger_price=_trigger_price(body),
+        trigger_direction=_trigger_direction(body),
+        trigger_by=decode_trigger_by(body),
+        order_filter=decode_order_filter(body),
     )
 
 
@@ -92,9 +157,12 @@ def encode_amend_request(req: AmendRequest) -> JSON:
         ("price", req.price),
         ("takeProfit", req.take_profit),
         ("stopLoss", req.stop_loss),
+        ("triggerPrice", req.trigger_price),
     ):
         if value is not None:
             body[key] = num(value)
+    if req.trigger_by is not None:
+        body["triggerBy"] = req.trigger_by.value
     return body
 
 
@@ -109,6 +177,8 @@ def decode_amend_request(body: JSON) -> AmendRequest:
         price=opt_dec(body.get("price")),
         take_profit=opt_dec(body.get("takeProfit")),
         stop_loss=opt_dec(body.get("stopLoss")),
+        trigger_price=_trigger_price(body),
+        trigger_by=decode_trigger_by(body),
     )
 
 
@@ -138,6 +208,17 @@ def _stop_order_type(item: JSON) -> str:
     # Bybit prints "" or "UNKNOWN" for plain orders; both mean none.
     value = str(item.get("stopOrderType") or "")
     return "" if value == "UNKNOWN" else value
+
+
+def _read_trigger_direction(item: JSON) -> TriggerDirection | None:
+    # Replies are read leniently: Bybit prints 0 for none (and 1 on some plain orders).
+    raw = str(item.get("triggerDirection") or "0")
+    return TriggerDirection(int(raw)) if raw in ("1", "2") else None
+
+
+def _read_trigger_by(item: JSON) -> TriggerBy | None:
+    raw = item.get("triggerBy")
+    return next((m for m in TriggerBy if m.value == raw), None)
 
 
 def parse_order(item: JSON, category: Category | None = None) -> Order:
@@ -177,6 +258,8 @@ def parse_order(item: JSON, category: Category | None = None) -> Order:
         trigger_price=opt_dec(item.get("triggerPrice"), zero_is_none=True),
         last_price_on_created=opt_dec(item.get("lastPriceOnCreated")),
         closed_pnl=dec(item.get("closedPnl")),
+        trigger_direction=_read_trigger_direction(item),
+        trigger_by=_read_trigger_by(item),
     )
 
 
@@ -207,7 +290,8 @@ def encode_order(order: Order, *, ws: bool = False) -> JSON:
         "stopOrderType": order.stop_order_type,
         "orderIv": "",
         "marketUnit": order.market_unit.value if order.market_unit else "",
-        "triggerPrice": text(order.trigger_price, empty="0"),
+        # Bybit prints no trigger as "" on derivatives orders and as zero on spot ones
+        "triggerPrice": text(order.trigger_price, empty="0" if order.category is Category.SPOT else ""),
         "takeProfit": text(order.take_profit, empty="0"),
         "stopLoss": text(order.stop_loss, empty="0"),
         "tpslMode": "",
@@ -216,8 +300,8 @@ def encode_order(order: Order, *, ws: bool = False) -> JSON:
         "slLimitPrice": "0",
         "tpTriggerBy": "",
         "slTriggerBy": "",
-        "triggerDirection": 0,
-        "triggerBy": "",
+        "triggerDirection": order.trigger_direction.value if order.trigger_direction else 0,
+        "triggerBy": order.trigger_by.value if order.trigger_by else "",
         "lastPriceOnCreated": text(order.last_price_on_created),
         "basePrice": "",
         "reduceOnly": order.reduce_only,
