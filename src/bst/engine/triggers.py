@@ -29,10 +29,11 @@ def is_reached(direction: TriggerDirection, trigger: Decimal, price: Decimal) ->
 class _Watch:
     """Orders watching one price in one direction, the one the price reaches first at the head."""
 
-    __slots__ = ("_keys", "_orders", "rise")
+    __slots__ = ("_keys", "_orders", "direction", "rise")
 
-    def __init__(self, rise: bool) -> None:
-        self.rise = rise
+    def __init__(self, direction: TriggerDirection) -> None:
+        self.direction = direction
+        self.rise = direction is TriggerDirection.RISE
         self._keys: list[_Key] = []
         self._orders: list[WorkingOrder] = []
 
@@ -61,8 +62,7 @@ class _Watch:
         """Return the orders `price` has reached, in the order a continuous move would reach them."""
         found: list[WorkingOrder] = []
         for key, order in zip(self._keys, self._orders, strict=True):
-            trigger = key[0] if self.rise else -key[0]
-            if not (price >= trigger if self.rise else price <= trigger):
+            if not is_reached(self.direction, key[0] if self.rise else -key[0], price):
                 break
             found.append(order)
         return found
@@ -89,7 +89,7 @@ class TriggerBook:
         direction = order.trigger_direction or TriggerDirection.RISE
         watch = self._watches.get((by, direction))
         if watch is None:
-            watch = self._watches[(by, direction)] = _Watch(direction is TriggerDirection.RISE)
+            watch = self._watches[(by, direction)] = _Watch(direction)
         return watch
 
     def add(self, order: WorkingOrder) -> None:
