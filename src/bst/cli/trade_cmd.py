@@ -15,8 +15,16 @@ import typer
 from rich.table import Table
 
 from bst.cli import common
-from bst.domain.market import Category, Side
-from bst.domain.orders import AmendRequest, Order, OrderRequest, OrderType, TimeInForce
+from bst.domain.market import Category, Side, Ticker
+from bst.domain.orders import (
+    AmendRequest,
+    Order,
+    OrderRequest,
+    OrderType,
+    TimeInForce,
+    TriggerBy,
+    as_conditional,
+)
 from bst.settings import Environment, Settings
 
 order_app = typer.Typer(help="Place, amend and cancel orders.", no_args_is_help=True)
@@ -25,6 +33,12 @@ CATEGORY = typer.Option("linear", "--category", "-c", help="linear | spot | inve
 MAINNET = typer.Option(False, "--mainnet", help="allow trading on mainnet (asks for confirmation)")
 YES = typer.Option(False, "--yes", "-y", help="skip the mainnet confirmation")
 JSON_OUT = typer.Option(False, "--json", help="machine-readable output")
+TRIGGER = typer.Option(
+    None, "--trigger", help="trigger price: the order waits (Untriggered) until the price reaches it"
+)
+TRIGGER_BY_OPTION = typer.Option(
+    "last", "--trigger-by", help="price the trigger watches: last | mark | index"
+)
 
 
 def _category(text: str) -> Category:
@@ -55,6 +69,22 @@ def _tif(text: str | None) -> TimeInForce | None:
     raise common.CliError(f"invalid --tif {text!r}: use GTC, IOC, FOK or PostOnly")
 
 
+TRIGGER_BY = {"last": TriggerBy.LAST_PRICE, "mark": TriggerBy.MARK_PRICE, "index": TriggerBy.INDEX_PRICE}
+
+
+def _trigger_by(text: str) -> TriggerBy:
+    found = TRIGGER_BY.get(text.lower())
+    if found is None:
+        raise common.CliError(f"invalid --trigger-by {text!r}: use last, mark or index")
+    return found
+
+
+def _watched(ticker: Ticker, by: TriggerBy) -> Decimal:
+    mark = ticker.mark_price or ticker.last_price
+    prices = {TriggerBy.MARK_PRICE: mark, TriggerBy.INDEX_PRICE: ticker.index_price or mark}
+    return prices.get(by, ticker.last_price)
+
+
 def _trading_settings(mainnet: bool, yes: bool) -> Settings:
     loaded = common.settings()
     if loaded.api_key is None or loaded.api_secret is None:
@@ -82,8 +112,11 @@ def _place(
     category: str,
     mainnet: bool,
     yes: bool,
+    trigger: str | None = None,
+    trigger_by: str = "last",
 ) -> None:
     loaded = _trading_settings(mainnet, yes)
+    watched = _trigger_by(trigger_by)
     cat = _category(category)
     price = _decimal("--limit price", limit)
     quantity = _decimal("quantity", qty)
@@ -99,11 +132,16 @@ def _place(
         order_link_id=link_id,
         reduce_only=reduce_only,
     )
+    trigger_price = _decimal("--trigger price", trigger)
 
     async def run() -> tuple[str, str, Order | None]:
         async with common.make_client(loaded) as client:
             instrument = await client.get_instrument(cat, req.symbol)
-            ack = await client.place_order(req, instrument)
+            placed = req
+            if trigger_price is not None:  # the direction is the way to the trigger from the price now
+                [ticker] = await client.get_tickers(cat, req.symbol)
+                placed = as_conditional(req, trigger_price, _watched(ticker, watched), watched)
+            ack = await client.place_order(placed, instrument)
             found = await client.find_order(cat, req.symbol, ack.order_link_id)
             return ack.order_id, ack.order_link_id, found
 
@@ -125,9 +163,13 @@ def buy(
     category: str = CATEGORY,
     mainnet: bool = MAINNET,
     yes: bool = YES,
+    trigger: str | None = TRIGGER,
+    trigger_by: str = TRIGGER_BY_OPTION,
 ) -> None:
     """Place a buy order."""
-    _place(Side.BUY, symbol, qty, limit, tif, reduce_only, link_id, category, mainnet, yes)
+    _place(
+        Side.BUY, symbol, qty, limit, tif, reduce_only, link_id, category, mainnet, yes, trigger, trigger_by
+    )
 
 
 @order_app.command("sell")
@@ -141,9 +183,13 @@ def sell(
     category: str = CATEGORY,
     mainnet: bool = MAINNET,
     yes: bool = YES,
+    trigger: str | None = TRIGGER,
+    trigger_by: str = TRIGGER_BY_OPTION,
 ) -> None:
     """Place a sell order."""
-    _place(Side.SELL, symbol, qty, limit, tif, reduce_only, link_id, category, mainnet, yes)
+    _place(
+        Side.SELL, symbol, qty, limit, tif, reduce_only, link_id, category, mainnet, yes, trigger, trigger_by
+    )
 
 
 @order_app.command("cancel")

@@ -9,7 +9,7 @@ epoch milliseconds.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 
@@ -243,6 +243,25 @@ class StopOrderType(StrEnum):
     STOP_LOSS = "StopLoss"
 
 
+def trigger_direction_from(trigger: Decimal, current: Decimal) -> TriggerDirection:
+    """Return the way the watched price must move from `current` to reach `trigger` (at it: RISE)."""
+    return TriggerDirection.RISE if trigger >= current else TriggerDirection.FALL
+
+
+def as_conditional(
+    req: OrderRequest, trigger: Decimal, current: Decimal, by: TriggerBy = TriggerBy.LAST_PRICE
+) -> OrderRequest:
+    """Return `req` as an order that waits until the `by` price, now `current`, reaches `trigger`.
+
+    Derivatives get the direction towards the trigger; spot becomes a StopOrder (spot watches the
+    last price and Bybit derives the direction itself).
+    """
+    if req.category is Category.SPOT:
+        return replace(req, trigger_price=trigger, order_filter=OrderFilter.STOP_ORDER)
+    direction = trigger_direction_from(trigger, current)
+    return replace(req, trigger_price=trigger, trigger_direction=direction, trigger_by=by)
+
+
 def order_filter_of(stop_order_type: str) -> OrderFilter:
     """Return the `orderFilter` an order with this `stopOrderType` is listed and cancelled under."""
     if not stop_order_type or stop_order_type == "UNKNOWN":
@@ -451,8 +470,10 @@ __all__ = [
     "TimeInForce",
     "TriggerBy",
     "TriggerDirection",
+    "as_conditional",
     "cancelled_status",
     "check_order_link_id",
     "is_legal_transition",
     "order_filter_of",
+    "trigger_direction_from",
 ]

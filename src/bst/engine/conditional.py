@@ -26,6 +26,7 @@ from bst.domain.orders import (
     StopOrderType,
     TriggerBy,
     TriggerDirection,
+    trigger_direction_from,
 )
 from bst.engine.accounts import Account
 from bst.engine.validation import (
@@ -116,7 +117,7 @@ def spot_direction(sym: SymbolState, trigger: Decimal) -> TriggerDirection:
     current = sym.last_price if sym.last_price is not None else sym.reference_price()
     if current is None:
         fail(RetCode.PARAMS_ERROR, "params error: no market price yet to place a trigger order against")
-    return TriggerDirection.RISE if trigger >= current else TriggerDirection.FALL
+    return trigger_direction_from(trigger, current)
 
 
 def prepare_trigger(account: Account, sym: SymbolState, request: OrderRequest) -> TriggerSpec | None:

@@ -32,6 +32,7 @@ from bst.domain.orders import (
     Execution,
     Order,
     OrderAck,
+    OrderFilter,
     OrderRequest,
     OrderStatus,
 )
@@ -41,7 +42,10 @@ from bst.exchange.http import BybitHttp, Params
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-CANCELLED_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.PARTIALLY_FILLED_CANCELED})
+CANCELLED_STATUSES = frozenset(
+    {OrderStatus.CANCELLED, OrderStatus.PARTIALLY_FILLED_CANCELED, OrderStatus.DEACTIVATED}
+)
+"""What a cancelled order reports (`Deactivated`: a conditional order cancelled before it triggered)."""
 MAX_PAGES = 200
 
 
@@ -109,9 +113,18 @@ class PrivateRestMixin:
         return order_codec.parse_ack(env.result)
 
     async def cancel_order(
-        self, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
+        self,
+        category: Category,
+        symbol: str,
+        *,
+        order_id: str = "",
+        order_link_id: str = "",
+        order_filter: OrderFilter | None = None,
     ) -> OrderAck:
-        """Cancel one open order (by orderId, else orderLinkId); a lost reply is resolved by looking it up."""
+        """Cancel one open order (by orderId, else orderLinkId); a lost reply is resolved by looking it up.
+
+        Spot finds a conditional or TP/SL order only with its `order_filter` (StopOrder, tpslOrder).
+        """
         if not order_id and not order_link_id:
             raise OrderValidationError("cancel needs an orderId or an orderLinkId")
         params: Params = {
@@ -119,6 +132,7 @@ class PrivateRestMixin:
             "symbol": symbol,
             "orderId": order_id or None,
             "orderLinkId": order_link_id or None,
+            "orderFilter": order_filter.value if order_filter else None,
         }
         unknown_before = False
         for _ in range(3):
