@@ -29,6 +29,7 @@ from bst.domain.orders import (
     trigger_direction_from,
 )
 from bst.engine.accounts import Account
+from bst.engine.matching import quote_sell_base
 from bst.engine.validation import (
     UNCHANGED_MSG,
     _check_notional,
@@ -228,13 +229,15 @@ def prepare_untriggered_amend(
         fail(RetCode.PARAMS_ERROR, UNCHANGED_MSG)
     if not order.reduce_only and not order.quote_sized:
         _check_notional(sym, qty * (price if price is not None else trigger))
-    # A spot TP/SL order holds its coin before it triggers (a quote-sized sell only from the trigger
-    # on: its base amount depends on the price then).
-    if order.holds_funds and spot and not (order.quote_sized and order.side is Side.SELL):
-        if order.side is Side.SELL or order.quote_sized:
-            need = qty
+    # A spot TP/SL order holds its coin before it triggers (a market one at its trigger price).
+    if order.holds_funds and spot:
+        lock_price = price if price is not None else trigger
+        if order.side is Side.SELL:
+            need = (
+                quote_sell_base(qty, lock_price, sym.spec.instrument.qty_step) if order.quote_sized else qty
+            )
         else:
-            need = qty * (price if price is not None else trigger)
+            need = qty if order.quote_sized else qty * lock_price
         extra = need - order.lock
         if extra > 0:
             check_spot_balance(venue, account, sym, order.side, extra)

@@ -55,14 +55,18 @@ class Matcher:
     # --- reservations -------------------------------------------------------------------------
 
     def spot_need(self, order: WorkingOrder) -> tuple[str, Decimal]:
-        """Return the coin and amount a spot order's unfilled part locks (quote for buys, base for sells)."""
+        """Return the coin and amount a spot order's unfilled part locks (quote for buys, base for sells).
+
+        A market order waiting for its trigger has no price yet: its trigger price stands in.
+        """
         instrument = self.venue.sym_of(order).spec.instrument
+        price = order.price if order.price is not None else order.trigger_price
         if order.is_buy:
-            amount = order.leaves_quote if order.quote_sized else order.leaves_qty * (order.price or _ZERO)
+            amount = order.leaves_quote if order.quote_sized else order.leaves_qty * (price or _ZERO)
             return instrument.quote_coin, amount
         amount = order.leaves_qty
         if order.quote_sized:
-            amount = quote_sell_base(order.leaves_quote, order.price, instrument.qty_step)
+            amount = quote_sell_base(order.leaves_quote, price, instrument.qty_step)
         return instrument.base_coin, amount
 
     def reserve(self, order: WorkingOrder) -> None:

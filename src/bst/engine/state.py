@@ -172,11 +172,12 @@ def _arguments_to_state(arguments: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in arguments.items()}
 
 
-_TEXT_ARGUMENTS = frozenset({"order_id", "trigger_by", "trigger_direction"})
+_KEPT_AS_SAVED = frozenset({"order_id", "trigger_by", "trigger_direction"})
+"""Arguments of travelling requests that are not Decimals."""
 
 
 def _arguments_from_state(arguments: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v if k in _TEXT_ARGUMENTS or v is None else Decimal(v)) for k, v in arguments.items()}
+    return {k: (v if k in _KEPT_AS_SAVED or v is None else Decimal(v)) for k, v in arguments.items()}
 
 
 def dump(venue: Venue) -> dict[str, Any]:

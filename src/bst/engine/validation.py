@@ -249,10 +249,11 @@ def prepare_create(
         request.stop_loss,
     )
     if spot and (trigger is None or request.order_filter is OrderFilter.TPSL_ORDER):
+        lock_price = price if price is not None else trigger  # a waiting market order: its trigger
         if request.side is Side.BUY:
-            need = request.qty if unit is MarketUnit.QUOTE_COIN else request.qty * (price or _ZERO)
+            need = request.qty if unit is MarketUnit.QUOTE_COIN else request.qty * (lock_price or _ZERO)
         elif unit is MarketUnit.QUOTE_COIN:
-            need = quote_sell_base(request.qty, price, instrument.qty_step)
+            need = quote_sell_base(request.qty, lock_price, instrument.qty_step)
         else:
             need = request.qty
         check_spot_balance(venue, account, sym, request.side, need)

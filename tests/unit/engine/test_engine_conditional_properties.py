@@ -35,6 +35,7 @@ from bst.engine import ExecutionUpdate, MatchingEngine, OrderUpdate
 LINEAR = Category.LINEAR
 MID = D(50_000)
 STEP = D(10)
+OPENING = D(10_000_000)
 WATCHED = [TriggerBy.LAST_PRICE, TriggerBy.MARK_PRICE, TriggerBy.INDEX_PRICE]
 
 offsets = st.integers(min_value=-40, max_value=40)
@@ -101,7 +102,7 @@ def run_program(program: list[tuple[object, ...]]) -> Model:
     set_book(engine, bids=bids, asks=asks)
     engine.on_trade(SYMBOL, MID, D("0.01"), Side.SELL, engine.now_ms)
     engine.on_mark_price(SYMBOL, MID, engine.now_ms, index_price=MID)
-    uid = engine.open_account({"USDT": D(10_000_000)})
+    uid = engine.open_account({"USDT": OPENING})
     engine.drain_events()
     model = Model()
     seen: dict[str, list[tuple[int, OrderStatus]]] = defaultdict(list)
@@ -133,22 +134,35 @@ def run_program(program: list[tuple[object, ...]]) -> Model:
         for o in engine.open_orders(uid, LINEAR, symbol=SYMBOL)
         if o.status is OrderStatus.UNTRIGGERED
     } == {o.order_id for o in model.orders if o.waiting}
+    check_ledger_and_releases(engine, uid)
     return model
+
+
+def check_ledger_and_releases(engine: MatchingEngine, uid: int) -> None:
+    """The wallet equals the opening balance plus every fill's PnL minus its fee; cancelling every
+    order (waiting ones too) leaves no order margin behind."""
+    booked = sum((e.exec_pnl - e.exec_fee for e in engine.executions(uid, LINEAR)), D(0))
+    engine.cancel_all(uid, LINEAR, symbol=SYMBOL)
+    usdt = engine.wallet(uid, coins=["USDT"]).coin("USDT")
+    assert usdt is not None
+    assert usdt.wallet_balance == OPENING + booked
+    assert usdt.total_order_im == 0
+    assert engine.open_orders(uid, LINEAR, symbol=SYMBOL) == []
 
 
 def price_move(model: Model, action: tuple[object, ...]) -> tuple[TriggerBy, Decimal, Decimal | None] | None:
     """Return which price a market action moves (LAST: a trade; MARK: mark and maybe index) and to what."""
     kind = action[0]
     if kind == "trade":
-        return TriggerBy.LAST_PRICE, MID + int(action[1]) * STEP, None  # type: ignore[call-overload]
+        return TriggerBy.LAST_PRICE, MID + int(action[1]) * STEP, None
     if kind == "mark":
-        index = None if action[2] is None else MID + int(action[2]) * STEP  # type: ignore[call-overload]
-        return TriggerBy.MARK_PRICE, MID + int(action[1]) * STEP, index  # type: ignore[call-overload]
+        index = None if action[2] is None else MID + int(action[2]) * STEP
+        return TriggerBy.MARK_PRICE, MID + int(action[1]) * STEP, index
     if kind == "touch":
         waiting = [o for o in model.orders if o.waiting]
         if not waiting:
             return None
-        target = waiting[int(action[1]) % len(waiting)]  # type: ignore[call-overload]
+        target = waiting[int(action[1]) % len(waiting)]
         if target.by is TriggerBy.LAST_PRICE:
             return TriggerBy.LAST_PRICE, target.trigger, None
         if target.by is TriggerBy.MARK_PRICE:
@@ -203,12 +217,12 @@ def act(engine: MatchingEngine, uid: int, model: Model, step: int, action: tuple
         waiting = [o for o in model.orders if o.waiting]
         if not waiting:
             return
-        order = waiting[int(action[1]) % len(waiting)]  # type: ignore[call-overload]
+        order = waiting[int(action[1]) % len(waiting)]
         if kind == "cancel":
             engine.cancel_order(uid, LINEAR, SYMBOL, order_id=order.order_id)
             order.cancelled = True
             return
-        trigger = model.trigger_for(order.by, order.direction, int(action[2]))  # type: ignore[call-overload]
+        trigger = model.trigger_for(order.by, order.direction, int(action[2]))
         if trigger == order.trigger:
             return
         engine.amend_order(uid, AmendRequest(LINEAR, SYMBOL, order_id=order.order_id, trigger_price=trigger))

@@ -196,3 +196,23 @@ def test_spot_trigger_price_off_the_tick_grid_is_refused_as_spot_does(
     with pytest.raises(BybitOrderError) as caught:
         engine.place_order(uid, spot_stop(market(Side.BUY, "100", category=SPOT), "50100.005"))
     assert (caught.value.ret_code, caught.value.ret_msg) == (170134, "Order price decimal too long.")
+
+
+def test_a_waiting_tpsl_market_order_holds_coin_at_its_trigger_price(
+    engine: MatchingEngine, uid: int
+) -> None:
+    request = market(Side.BUY, "0.1", category=SPOT, unit=MarketUnit.BASE_COIN)
+    ack = engine.place_order(uid, spot_stop(request, "50100", OrderFilter.TPSL_ORDER))
+    assert locked(engine, uid, "USDT") == D("5010")  # 0.1 x 50100 until it triggers
+    engine.amend_order(uid, AmendRequest(SPOT, SYMBOL, order_id=ack.order_id, trigger_price=D("50200")))
+    assert locked(engine, uid, "USDT") == D("5020")
+    engine.drain_events()
+
+    set_book(engine, bids=[("50199", "1")], asks=[("50201", "1")], category=SPOT)
+    events = trade(engine, "50200")
+
+    assert statuses(events, ack.order_id) == [OrderStatus.TRIGGERED, OrderStatus.FILLED]
+    assert locked(engine, uid, "USDT") == 0
+    usdt = engine.wallet(uid, coins=["USDT"]).coin("USDT")
+    assert usdt is not None
+    assert usdt.wallet_balance == D(100_000) - D("5020.1")  # 0.1 x 50201
