@@ -44,5 +44,5 @@ def test_a_trigger_order_from_the_command_line_waits_untriggered(cli_sim: SimSer
     }
     assert cancelled.returncode == 0, cancelled.stderr
     assert {o["orderLinkId"]: o["status"] for o in closed}["cli-stop-1"] == "Deactivated"
-    assert bad.returncode == 1
+    assert bad.returncode == 2  # a usage error
     assert bad.stderr.strip() == "error: invalid --trigger-by 'bid': use last, mark or index"

@@ -39,7 +39,6 @@ from bst.domain.orders import (
 from bst.domain.portfolio import PositionSide
 from bst.exchange.rest import BybitRestClient
 from bst.exchange.ws_private import PrivateStream
-from bst.sim.faults import FaultConfig, FaultKind
 
 HALF_HOUR_MS = 30 * 60_000
 RISE = TriggerDirection.RISE
@@ -183,22 +182,6 @@ async def test_cancelling_before_the_trigger_deactivates_and_refusals_carry_bybi
     )
     assert found is not None
     assert (found.status, found.cancel_type) == (OrderStatus.DEACTIVATED, "CancelByUser")
-
-
-async def test_a_lost_cancel_reply_of_an_untriggered_order_is_confirmed(trading_sim: Any) -> None:
-    last = trading_sim.generator.last_price(SYMBOL, NOW)
-    async with trading_client(trading_sim) as client:
-        request = market(
-            "0.001", order_link_id="stop-lost", trigger_price=last + 1000, trigger_direction=RISE
-        )
-        ack = await client.place_order(request)
-        trading_sim.set_faults(FaultConfig(script=(FaultKind.DROP,), path_prefixes=("/v5/order/cancel",)))
-        cancelled = await client.cancel_order(LINEAR, SYMBOL, order_link_id="stop-lost")
-        found = await client.find_order(LINEAR, SYMBOL, "stop-lost")
-
-    assert cancelled.order_id == ack.order_id  # Deactivated counts as cancelled, not as a failure
-    assert found is not None
-    assert found.status is OrderStatus.DEACTIVATED
 
 
 async def test_bst_places_and_cancels_a_spot_stop_order(trading_sim: Any) -> None:

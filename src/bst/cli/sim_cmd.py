@@ -15,7 +15,7 @@ from bst.bybit.endpoints import IP_LIMIT_REQUESTS, IP_LIMIT_WINDOW_S, SIM_DEFAUL
 from bst.cli import common
 from bst.domain.clock import Clock, ManualClock
 from bst.sim.faults import FaultConfig, FaultConfigError
-from bst.sim.server import SimServer
+from bst.sim.server import SimServer, exposure_warning
 from bst.sim.state import SimConfig
 from bst.sim.trading_desk import ApiAccount, TradingConfig, install
 
@@ -26,6 +26,13 @@ API_KEYS_OPTION = typer.Option([], "--api-key", help="an account's API key (repe
 API_SECRETS_OPTION = typer.Option([], "--api-secret", help="its API secret (one per --api-key)")
 BALANCES_OPTION = typer.Option(
     [], "--balance", help="USDT each account starts with (one for all, or one per --api-key; default 100000)"
+)
+ADMIN_TOKEN_OPTION = typer.Option(
+    None,
+    "--admin-token",
+    envvar="BST_SIM_ADMIN_TOKEN",
+    help="require this token (Authorization: Bearer ...) on the admin routes, from any address",
+    show_default=False,
 )
 STATE_FILE_OPTION = typer.Option(
     None, "--state-file", help="keep accounts, orders and positions here across sim restarts"
@@ -84,6 +91,7 @@ def sim(
     order_latency_ms: int = typer.Option(
         0, "--order-latency-ms", min=0, help="delay before orders reach the book"
     ),
+    admin_token: str | None = ADMIN_TOKEN_OPTION,
 ) -> None:
     """Run `bst sim`, a local Bybit v5 exchange (REST and WebSocket on one port), until stopped."""
     requests, window_s = parse_ip_limit(ip_limit)
@@ -103,6 +111,8 @@ def sim(
         )
     except FaultConfigError as e:
         raise common.CliError(str(e)) from None
+    if admin_token is not None and not admin_token.strip():
+        raise common.CliError("--admin-token must not be empty", code=2)
     config = SimConfig(
         host=host,
         port=port,
@@ -113,6 +123,7 @@ def sim(
         faults=faults,
         gaps=not no_gaps,
         access_log=access_log,
+        admin_token=admin_token,
     )
     trading = trading_config(api_keys, api_secrets, balances, state_file, order_latency_ms)
     common.settings()
@@ -170,6 +181,9 @@ async def serve(config: SimConfig, clock: Clock | None = None, trading: TradingC
     server = SimServer(config, clock)
     install(server.state, trading or TradingConfig())
     await server.start()
+    warning = exposure_warning(config, server.port)
+    if warning is not None:
+        common.err_console.print(warning, markup=False)
     limit = (
         f"{config.ip_limit_requests} requests / {config.ip_limit_window_s:g} s per IP"
         if config.ip_limit_requests

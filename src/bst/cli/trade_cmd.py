@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import typer
 from rich.table import Table
 
 from bst.cli import common
+from bst.domain.errors import InvalidNumberError
 from bst.domain.market import Category, Side, Ticker
+from bst.domain.numbers import parse_amount
 from bst.domain.orders import (
     AmendRequest,
     Order,
@@ -52,12 +54,9 @@ def _decimal(name: str, text: str | None) -> Decimal | None:
     if text is None:
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise common.CliError(f"invalid {name} {text!r}: give a number like 0.01") from None
-    if not value.is_finite() or value <= 0:
-        raise common.CliError(f"invalid {name} {text!r}: must be a positive number")
-    return value
+        return parse_amount(text, name)
+    except InvalidNumberError as e:  # a usage error: one line, exit 2
+        raise common.CliError(str(e), code=2) from None
 
 
 def _tif(text: str | None) -> TimeInForce | None:
@@ -75,7 +74,7 @@ TRIGGER_BY = {"last": TriggerBy.LAST_PRICE, "mark": TriggerBy.MARK_PRICE, "index
 def _trigger_by(text: str) -> TriggerBy:
     found = TRIGGER_BY.get(text.lower())
     if found is None:
-        raise common.CliError(f"invalid --trigger-by {text!r}: use last, mark or index")
+        raise common.CliError(f"invalid --trigger-by {text!r}: use last, mark or index", code=2)
     return found
 
 
@@ -115,12 +114,13 @@ def _place(
     trigger: str | None = None,
     trigger_by: str = "last",
 ) -> None:
-    loaded = _trading_settings(mainnet, yes)
-    watched = _trigger_by(trigger_by)
-    cat = _category(category)
     price = _decimal("--limit price", limit)
     quantity = _decimal("quantity", qty)
     assert quantity is not None  # a required argument
+    trigger_price = _decimal("--trigger price", trigger)
+    watched = _trigger_by(trigger_by)
+    loaded = _trading_settings(mainnet, yes)
+    cat = _category(category)
     req = OrderRequest(
         category=cat,
         symbol=symbol.upper(),
@@ -132,7 +132,6 @@ def _place(
         order_link_id=link_id,
         reduce_only=reduce_only,
     )
-    trigger_price = _decimal("--trigger price", trigger)
 
     async def run() -> tuple[str, str, Order | None]:
         async with common.make_client(loaded) as client:

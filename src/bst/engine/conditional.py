@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from bst.bybit.retcodes import RetCode
 from bst.domain.market import Category, Side
+from bst.domain.order_rules import check_notional, check_qty
 from bst.domain.orders import (
     AmendRequest,
     CreateType,
@@ -32,10 +33,9 @@ from bst.engine.accounts import Account
 from bst.engine.matching import quote_sell_base
 from bst.engine.validation import (
     UNCHANGED_MSG,
-    _check_notional,
+    _check,
     _check_price,
-    _check_qty,
-    _check_tpsl,
+    check_position_tpsl,
     check_spot_balance,
     prepare_amend,
 )
@@ -207,16 +207,15 @@ def prepare_untriggered_amend(
             if qty <= 0:
                 fail(RetCode.SPOT_QTY_TOO_LOW, f"qty must be positive, got {qty}")
         else:
-            _check_qty(sym, qty, market=market)
+            _check(check_qty(sym.spec.instrument, qty, market=market), sym.spec.instrument)
     price = request.price if request.price is not None else order.price
     if request.price is not None:
         _check_price(sym, order.side, request.price, around=trigger)
     if request.take_profit is not None or request.stop_loss is not None:
         if spot or order.reduce_only:
             fail(RetCode.PARAMS_ERROR, "takeProfit/stopLoss cannot be set on this order")
-        _check_tpsl(
-            order.side, price if price is not None else trigger, request.take_profit, request.stop_loss
-        )
+        base = price if price is not None else trigger
+        check_position_tpsl(sym, order.side, base, request.take_profit, request.stop_loss)
     unchanged = (
         qty == order.qty
         and price == order.price
@@ -228,7 +227,8 @@ def prepare_untriggered_amend(
     if unchanged:
         fail(RetCode.PARAMS_ERROR, UNCHANGED_MSG)
     if not order.reduce_only and not order.quote_sized:
-        _check_notional(sym, qty * (price if price is not None else trigger))
+        value = qty * (price if price is not None else trigger)
+        _check(check_notional(sym.spec.instrument, value), sym.spec.instrument)
     # A spot TP/SL order holds its coin before it triggers (a market one at its trigger price).
     if order.holds_funds and spot:
         lock_price = price if price is not None else trigger

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from bst.bybit.codec import orders
 from bst.bybit.codec.envelope import decode_envelope
+from bst.domain.errors import BybitInvalidParameterError
 from bst.domain.market import Category, Side
 from bst.domain.orders import (
     AmendRequest,
@@ -113,23 +114,23 @@ def test_absent_and_given_trigger_fields_decode(fields: dict[str, Any], expected
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"triggerPrice": "abc"}, "triggerPrice invalid: 'abc'"),
-        ({"triggerPrice": "NaN"}, "triggerPrice invalid: 'NaN'"),
-        ({"triggerPrice": "Infinity"}, "triggerPrice invalid: 'Infinity'"),
-        ({"triggerPrice": True}, "triggerPrice invalid: True"),
-        ({"triggerPrice": [1]}, "triggerPrice invalid: [1]"),
-        ({"triggerDirection": 3}, "triggerDirection invalid: 3: use 1 (rise) or 2 (fall)"),
-        ({"triggerDirection": True}, "triggerDirection invalid: True"),
-        ({"triggerDirection": "rise"}, "triggerDirection invalid: 'rise'"),
-        ({"triggerBy": "lastprice"}, "triggerBy invalid: 'lastprice': use LastPrice, IndexPrice, MarkPrice"),
-        ({"orderFilter": "Stop"}, "orderFilter invalid: 'Stop': use Order, StopOrder, tpslOrder"),
+        ({"triggerPrice": "abc"}, "params error: triggerPrice invalid: not a number"),
+        ({"triggerPrice": "NaN"}, "params error: triggerPrice invalid: not a finite number"),
+        ({"triggerPrice": "1e30"}, "params error: triggerPrice invalid: too large"),
+        ({"triggerPrice": True}, "params error: triggerPrice invalid: not a number"),
+        ({"triggerPrice": [1]}, "params error: triggerPrice invalid: not a number"),
+        ({"triggerDirection": 3}, "params error: triggerDirection must be between 0 and 2, got 3"),
+        ({"triggerDirection": True}, "params error: triggerDirection invalid: not a number"),
+        ({"triggerDirection": "rise"}, "params error: triggerDirection invalid: not a number"),
+        ({"triggerBy": "lastprice"}, "params error: triggerBy invalid"),
+        ({"orderFilter": "Stop"}, "params error: orderFilter invalid"),
     ],
 )
-def test_malformed_trigger_fields_are_one_clean_value_error(fields: dict[str, Any], message: str) -> None:
-    with pytest.raises(
-        ValueError, match="^" + message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
-    ):
+def test_malformed_trigger_fields_are_one_clean_10001(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(BybitInvalidParameterError) as caught:
         orders.decode_order_request({**BASE, **fields})
+    assert caught.value.ret_code == 10001
+    assert caught.value.ret_msg.startswith(message)
 
 
 @given(
@@ -145,14 +146,14 @@ def test_malformed_trigger_fields_are_one_clean_value_error(fields: dict[str, An
         ),
     )
 )
-def test_any_trigger_field_decodes_or_is_a_value_error(fields: dict[str, Any]) -> None:
+def test_any_trigger_field_decodes_or_is_a_10001_naming_it(fields: dict[str, Any]) -> None:
     problem = ""
     try:
         request = orders.decode_order_request({**BASE, **fields})
-    except ValueError as e:
-        problem = str(e)
+    except BybitInvalidParameterError as e:
+        problem = e.ret_msg
     if problem:
-        assert problem.split(" ")[0] in fields  # the message names the field
+        assert problem.split(" ")[2] in fields  # "params error: <field> ..."
     else:
         assert request.trigger_price is None or request.trigger_price.is_finite()
         assert request.trigger_price != 0

@@ -8,7 +8,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from enginekit import SYMBOL, D, limit, make_engine, market, order_updates, set_book, statuses
+from enginekit import SYMBOL, D, fills_of, limit, make_engine, market, order_updates, set_book, statuses
 
 from bst.domain.errors import BybitAPIError, BybitInvalidParameterError, BybitOrderError
 from bst.domain.market import Category, Side
@@ -16,6 +16,7 @@ from bst.domain.orders import (
     AmendRequest,
     CancelType,
     CreateType,
+    Order,
     OrderRequest,
     OrderStatus,
     RejectReason,
@@ -24,8 +25,7 @@ from bst.domain.orders import (
     TriggerDirection,
     is_legal_transition,
 )
-from bst.engine import EngineConfig, ExecutionUpdate, LatencyModel, MatchingEngine
-from bst.engine.events import EngineEvent
+from bst.engine import AccountMessage, EngineConfig, LatencyModel, MatchingEngine
 
 LINEAR = Category.LINEAR
 RISE, FALL = TriggerDirection.RISE, TriggerDirection.FALL
@@ -41,25 +41,23 @@ def stop(
     return replace(request, trigger_price=D(trigger), trigger_direction=direction, trigger_by=by)
 
 
-def fills(events: Sequence[EngineEvent], order_id: str) -> list[tuple[Decimal, Decimal, bool]]:
+def fills(events: Sequence[AccountMessage], order_id: str) -> list[tuple[Decimal, Decimal, bool]]:
     """Return (price, qty, is_maker) of one order's executions among `events`."""
-    return [
-        (e.execution.exec_price, e.execution.exec_qty, e.execution.is_maker)
-        for e in events
-        if isinstance(e, ExecutionUpdate) and e.execution.order_id == order_id
-    ]
+    return [(x.exec_price, x.exec_qty, x.is_maker) for x in fills_of(events) if x.order_id == order_id]
 
 
-def assert_legal(events: Sequence[EngineEvent], known: dict[str, OrderStatus | None] | None = None) -> None:
+def assert_legal(orders: Sequence[Order], known: dict[str, OrderStatus | None] | None = None) -> None:
     """Every order moved only along Bybit's status edges (from `known` statuses, else from none)."""
     last = dict(known or {})
-    for order in order_updates(events):
+    for order in orders:
         previous = last.get(order.order_id)
         assert is_legal_transition(previous, order.status), (previous, order.status)
         last[order.order_id] = order.status
 
 
-def trade(engine: MatchingEngine, price: str, side: Side = Side.BUY, size: str = "0.01") -> list[EngineEvent]:
+def trade(
+    engine: MatchingEngine, price: str, side: Side = Side.BUY, size: str = "0.01"
+) -> list[AccountMessage]:
     """Print one public trade; return the events it caused."""
     engine.on_trade(SYMBOL, D(price), D(size), side, engine.now_ms + 1)
     return engine.drain_events()
@@ -353,7 +351,7 @@ def test_reduce_only_conditional_outlives_the_position_and_is_cancelled_at_its_t
     assert (
         engine.get_order(uid, LINEAR, order_id=ack.order_id).cancel_type == CancelType.CANCEL_BY_REDUCE_ONLY
     )
-    assert_legal(events, {ack.order_id: OrderStatus.UNTRIGGERED})
+    assert_legal(order_updates(events), {ack.order_id: OrderStatus.UNTRIGGERED})
 
 
 def test_close_on_trigger_only_reduces(engine: MatchingEngine, uid: int) -> None:

@@ -19,6 +19,7 @@ from enginekit import SYMBOL, D, make_engine, set_book
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bst.domain.account_events import ExecutionsEvent, OrdersEvent
 from bst.domain.errors import BybitOrderError
 from bst.domain.market import Category, Side
 from bst.domain.orders import (
@@ -30,7 +31,7 @@ from bst.domain.orders import (
     TriggerDirection,
     is_legal_transition,
 )
-from bst.engine import ExecutionUpdate, MatchingEngine, OrderUpdate
+from bst.engine import MatchingEngine
 
 LINEAR = Category.LINEAR
 MID = D(50_000)
@@ -110,11 +111,14 @@ def run_program(program: list[tuple[object, ...]]) -> Model:
 
     for step, action in enumerate(program):
         act(engine, uid, model, step, action)
-        for event in engine.drain_events():
-            if isinstance(event, OrderUpdate):
-                seen[event.order.order_id].append((step, event.order.status))
-            elif isinstance(event, ExecutionUpdate):
-                first_fill.setdefault(event.execution.order_id, step)
+        for message in engine.drain_events():
+            event = message.event
+            if isinstance(event, OrdersEvent):
+                for order in event.orders:
+                    seen[order.order_id].append((step, order.status))
+            elif isinstance(event, ExecutionsEvent):
+                for execution in event.executions:
+                    first_fill.setdefault(execution.order_id, step)
 
     for order in model.orders:
         history = seen[order.order_id]

@@ -6,7 +6,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from enginekit import SYMBOL, D, limit, make_engine, market, set_book, statuses
+from enginekit import SYMBOL, D, fills_of, limit, make_engine, market, set_book, statuses
 
 from bst.domain.errors import BybitInvalidParameterError, BybitOrderError, BybitOrderNotFoundError
 from bst.domain.market import Category, Side
@@ -20,7 +20,7 @@ from bst.domain.orders import (
     TriggerBy,
     TriggerDirection,
 )
-from bst.engine import EngineEvent, ExecutionUpdate, MatchingEngine
+from bst.engine import AccountMessage, MatchingEngine
 
 SPOT = Category.SPOT
 
@@ -52,7 +52,7 @@ def uid(engine: MatchingEngine) -> int:
     return uid
 
 
-def trade(engine: MatchingEngine, price: str, side: Side = Side.BUY) -> list[EngineEvent]:
+def trade(engine: MatchingEngine, price: str, side: Side = Side.BUY) -> list[AccountMessage]:
     engine.on_trade(SYMBOL, D(price), D("0.01"), side, engine.now_ms + 1, category=SPOT)
     return engine.drain_events()
 
@@ -77,7 +77,7 @@ def test_stop_order_holds_nothing_until_it_triggers(engine: MatchingEngine, uid:
 
     # 1,000 USDT buys 0.019959 BTC at 50101; the rest cannot buy a lot step (as Bybit reports it)
     assert statuses(events, ack.order_id) == [OrderStatus.TRIGGERED, OrderStatus.PARTIALLY_FILLED_CANCELED]
-    fills = [e.execution for e in events if isinstance(e, ExecutionUpdate)]
+    fills = fills_of(events)
     assert [(f.exec_price, f.exec_qty) for f in fills] == [(D("50101"), D("0.019959"))]
     assert locked(engine, uid, "USDT") == 0
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any
 
+from bst.bybit.codec import params
 from bst.bybit.codec._fields import boolean, dec, integer, num, opt_dec, text
 from bst.domain.market import Category, Side
 from bst.domain.orders import (
@@ -24,7 +24,6 @@ from bst.domain.orders import (
 )
 
 JSON = dict[str, Any]
-_Named = TypeVar("_Named", TriggerBy, OrderFilter)
 
 
 # --- requests (client encodes, simulator decodes) --------------------------------------------
@@ -68,80 +67,53 @@ def encode_order_request(req: OrderRequest) -> JSON:
     return body
 
 
-# One decoder per trigger field, strict: a request names a trigger exactly or the sim refuses it with
-# 10001 (ValueError with the field's name; the route adds "params error: "). Bybit prints an absent
-# trigger price as "" or "0"; both mean none.
+ORDER_NUMBER_FIELDS = (
+    "qty",
+    "price",
+    "triggerPrice",
+    "takeProfit",
+    "stopLoss",
+    "tpLimitPrice",
+    "slLimitPrice",
+)
+"""Numeric fields of create/amend bodies: each is read strictly when present, even one the sim ignores."""
 
 
-def _trigger_price(body: JSON, name: str = "triggerPrice") -> Decimal | None:
-    raw = body.get(name)
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-        raise ValueError(f"{name} invalid: {raw!r}")
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        raise ValueError(f"{name} invalid: {raw!r}") from None
-    if not value.is_finite():
-        raise ValueError(f"{name} invalid: {raw!r}")
-    return None if value == 0 else value
+def check_numbers(body: JSON, names: tuple[str, ...] = ORDER_NUMBER_FIELDS) -> None:
+    """Raise 10001 when any numeric field of `body` that is present is not a sane number."""
+    for name in names:
+        params.optional_decimal(body.get(name), name)
 
 
 def _trigger_direction(body: JSON) -> TriggerDirection | None:
-    raw = body.get("triggerDirection")
-    if raw is None or isinstance(raw, bool) or str(raw) not in ("", "0", "1", "2"):
-        if raw is None:
-            return None
-        raise ValueError(f"triggerDirection invalid: {raw!r}: use 1 (rise) or 2 (fall)")
-    return TriggerDirection(int(raw)) if str(raw) in ("1", "2") else None
-
-
-def _named(body: JSON, name: str, kind: type[_Named]) -> _Named | None:
-    raw = body.get(name)
-    if raw is None or raw == "":
-        return None
-    for member in kind:
-        if raw == member.value:
-            return member
-    raise ValueError(f"{name} invalid: {raw!r}: use {', '.join(m.value for m in kind)}")
-
-
-def decode_trigger_by(body: JSON) -> TriggerBy | None:
-    """Return a request's `triggerBy` (None when absent); ValueError when it is not Bybit's value."""
-    return _named(body, "triggerBy", TriggerBy)
-
-
-def decode_order_filter(body: JSON) -> OrderFilter | None:
-    """Return a request's `orderFilter` (None when absent); ValueError when it is not Bybit's value."""
-    return _named(body, "orderFilter", OrderFilter)
+    """Return a request's `triggerDirection`: 1 rise, 2 fall, None when absent or 0 (Bybit's none)."""
+    value = params.optional_integer(body.get("triggerDirection"), "triggerDirection", 0, low=0, high=2)
+    return TriggerDirection(value) if value else None
 
 
 def decode_order_request(body: JSON) -> OrderRequest:
-    """Return the OrderRequest a `/v5/order/create` body asks for; ValueError/KeyError when malformed."""
-    order_type = OrderType(body["orderType"])
-    price = opt_dec(body.get("price"))
-    tif = body.get("timeInForce")
-    market_unit = body.get("marketUnit")
+    """Return the OrderRequest of a `/v5/order/create` body; raise 10001 (`params`) when malformed."""
+    check_numbers(body)
+    order_type = params.required_choice(body, "orderType", OrderType)
     return OrderRequest(
-        category=Category(body["category"]),
-        symbol=str(body["symbol"]),
-        side=Side(body["side"]),
+        category=params.required_choice(body, "category", Category),
+        symbol=params.text(body, "symbol", required=True),
+        side=params.required_choice(body, "side", Side),
         order_type=order_type,
-        qty=Decimal(str(body["qty"])),
-        price=price if order_type is OrderType.LIMIT else None,
-        time_in_force=TimeInForce(tif) if tif else None,
-        order_link_id=str(body.get("orderLinkId") or ""),
-        reduce_only=boolean(body.get("reduceOnly", False)),
-        close_on_trigger=boolean(body.get("closeOnTrigger", False)),
-        position_idx=integer(body.get("positionIdx"), 0),
-        market_unit=MarketUnit(market_unit) if market_unit else None,
-        take_profit=opt_dec(body.get("takeProfit"), zero_is_none=True),
-        stop_loss=opt_dec(body.get("stopLoss"), zero_is_none=True),
-        trigger_price=_trigger_price(body),
+        qty=params.decimal(body.get("qty"), "qty"),
+        price=params.optional_decimal(body.get("price"), "price") if order_type is OrderType.LIMIT else None,
+        time_in_force=params.choice(body, "timeInForce", TimeInForce),
+        order_link_id=params.text(body, "orderLinkId"),
+        reduce_only=params.flag(body, "reduceOnly"),
+        close_on_trigger=params.flag(body, "closeOnTrigger"),
+        position_idx=params.optional_integer(body.get("positionIdx"), "positionIdx", 0, low=0, high=2),
+        market_unit=params.choice(body, "marketUnit", MarketUnit),
+        take_profit=params.optional_decimal(body.get("takeProfit"), "takeProfit", zero_is_none=True),
+        stop_loss=params.optional_decimal(body.get("stopLoss"), "stopLoss", zero_is_none=True),
+        trigger_price=params.optional_decimal(body.get("triggerPrice"), "triggerPrice", zero_is_none=True),
         trigger_direction=_trigger_direction(body),
-        trigger_by=decode_trigger_by(body),
-        order_filter=decode_order_filter(body),
+        trigger_by=params.choice(body, "triggerBy", TriggerBy),
+        order_filter=params.choice(body, "orderFilter", OrderFilter),
     )
 
 
@@ -167,18 +139,19 @@ def encode_amend_request(req: AmendRequest) -> JSON:
 
 
 def decode_amend_request(body: JSON) -> AmendRequest:
-    """Return the AmendRequest of a `/v5/order/amend` body."""
+    """Return the AmendRequest of a `/v5/order/amend` body; raise 10001 (`params`) when malformed."""
+    check_numbers(body)
     return AmendRequest(
-        category=Category(body["category"]),
-        symbol=str(body["symbol"]),
-        order_id=str(body.get("orderId") or ""),
-        order_link_id=str(body.get("orderLinkId") or ""),
-        qty=opt_dec(body.get("qty")),
-        price=opt_dec(body.get("price")),
-        take_profit=opt_dec(body.get("takeProfit")),
-        stop_loss=opt_dec(body.get("stopLoss")),
-        trigger_price=_trigger_price(body),
-        trigger_by=decode_trigger_by(body),
+        category=params.required_choice(body, "category", Category),
+        symbol=params.text(body, "symbol", required=True),
+        order_id=params.text(body, "orderId"),
+        order_link_id=params.text(body, "orderLinkId"),
+        qty=params.optional_decimal(body.get("qty"), "qty"),
+        price=params.optional_decimal(body.get("price"), "price"),
+        take_profit=params.optional_decimal(body.get("takeProfit"), "takeProfit"),
+        stop_loss=params.optional_decimal(body.get("stopLoss"), "stopLoss"),
+        trigger_price=params.optional_decimal(body.get("triggerPrice"), "triggerPrice", zero_is_none=True),
+        trigger_by=params.choice(body, "triggerBy", TriggerBy),
     )
 
 
