@@ -27,7 +27,10 @@ from bst.domain.orders import (
     TriggerBy,
     as_conditional,
 )
+from bst.exchange.rest import BybitRestClient
 from bst.settings import Environment, Settings
+from bst.trading.execution import ExecutionPolicy
+from bst.trading.order_tracker import OrderTracker
 
 order_app = typer.Typer(help="Place, amend and cancel orders.", no_args_is_help=True)
 
@@ -96,6 +99,11 @@ def _trading_settings(mainnet: bool, yes: bool) -> Settings:
     return loaded
 
 
+def execution_policy(client: BybitRestClient) -> ExecutionPolicy:
+    """Return the execution policy of a one-shot order command (its own tracker, the client's clock)."""
+    return ExecutionPolicy(client, OrderTracker(), client.http.clock)
+
+
 def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S") if ms else ""
 
@@ -140,9 +148,10 @@ def _place(
             if trigger_price is not None:  # the direction is the way to the trigger from the price now
                 [ticker] = await client.get_tickers(cat, req.symbol)
                 placed = as_conditional(req, trigger_price, _watched(ticker, watched), watched)
-            ack = await client.place_order(placed, instrument)
-            found = await client.find_order(cat, req.symbol, ack.order_link_id)
-            return ack.order_id, ack.order_link_id, found
+            outcome = await execution_policy(client).submit(placed, instrument)
+            outcome.raise_for_failure()  # refused, or its outcome unknown: one line, exit 1
+            found = outcome.order or await client.find_order(cat, req.symbol, outcome.order_link_id)
+            return outcome.order_id, outcome.order_link_id, found
 
     order_id, order_link_id, order = common.run_async(run())
     status = order.status.value if order else "unknown (query with `bst orders`)"
@@ -209,13 +218,14 @@ def cancel(
 
     async def run() -> list[str]:
         async with common.make_client(loaded) as client:
+            execution = execution_policy(client)
             if all_orders:
-                acks = await client.cancel_all_orders(cat, symbol=symbol.upper())
-            else:
-                acks = [
-                    await client.cancel_order(cat, symbol.upper(), order_id=order_id, order_link_id=link_id)
-                ]
-            return [a.order_id for a in acks]
+                cancelled = await execution.cancel_all(cat, symbol=symbol.upper())
+                cancelled.raise_for_failure()
+                return [a.order_id for a in cancelled.cancelled]
+            outcome = await execution.cancel(cat, symbol.upper(), order_id=order_id, order_link_id=link_id)
+            outcome.raise_for_failure()
+            return [outcome.order_id]
 
     cancelled = common.run_async(run())
     common.console.print(f"cancelled {len(cancelled)} order(s): {', '.join(cancelled) or '-'}")
@@ -247,7 +257,9 @@ def amend(
 
     async def run() -> str:
         async with common.make_client(loaded) as client:
-            return (await client.amend_order(req)).order_id
+            outcome = await execution_policy(client).amend(req)
+            outcome.raise_for_failure()
+            return outcome.order_id
 
     common.console.print(f"amended order {common.run_async(run())}")
 
