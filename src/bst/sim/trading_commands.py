@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from bst.bybit.codec.orders import encode_ack
 from bst.domain.market import Category
-from bst.domain.orders import AmendRequest, OrderRequest
+from bst.domain.orders import AmendRequest, OrderFilter, OrderRequest
 from bst.engine import MatchingEngine
 from bst.engine.state import decode, encode
 
@@ -84,18 +84,24 @@ class AmendOrder:
 
 @dataclass(frozen=True, slots=True)
 class CancelOrder:
-    """`/v5/order/cancel` (orderId wins over orderLinkId)."""
+    """`/v5/order/cancel` (orderId wins over orderLinkId; spot looks among `order_filter` orders)."""
 
     op: ClassVar[str] = "cancel"
     category: Category
     symbol: str
     order_id: str = ""
     order_link_id: str = ""
+    order_filter: OrderFilter | None = None
 
     def apply(self, engine: MatchingEngine, uid: int) -> JSON:
         """Cancel the order; return its ack."""
         ack = engine.cancel_order(
-            uid, self.category, self.symbol, order_id=self.order_id, order_link_id=self.order_link_id
+            uid,
+            self.category,
+            self.symbol,
+            order_id=self.order_id,
+            order_link_id=self.order_link_id,
+            order_filter=self.order_filter,
         )
         return encode_ack(ack)
 
@@ -118,11 +124,19 @@ class CancelAll:
     symbol: str | None = None
     base_coin: str | None = None
     settle_coin: str | None = None
+    order_filter: OrderFilter | None = None
+    stop_order_type: str | None = None
 
     def apply(self, engine: MatchingEngine, uid: int) -> JSON:
         """Cancel every matching open order; return the acks."""
         acks = engine.cancel_all(
-            uid, self.category, symbol=self.symbol, base_coin=self.base_coin, settle_coin=self.settle_coin
+            uid,
+            self.category,
+            symbol=self.symbol,
+            base_coin=self.base_coin,
+            settle_coin=self.settle_coin,
+            order_filter=self.order_filter,
+            stop_order_type=self.stop_order_type,
         )
         return {"list": [encode_ack(a) for a in acks], "success": "1"}
 

@@ -37,7 +37,7 @@ from bst.bybit.retcodes import RetCode
 from bst.bybit.signing import verify_rest_signature
 from bst.domain.errors import BybitAPIError
 from bst.domain.market import Category
-from bst.domain.orders import ExecType, Order, OrderStatus
+from bst.domain.orders import ExecType, Order, OrderFilter, OrderStatus, StopOrderType, order_filter_of
 from bst.engine import MatchingEngine
 from bst.sim import ws_private
 from bst.sim.replies import (
@@ -254,7 +254,8 @@ class TradingRoutes:
             category = _body_category(body)
             symbol = params.text(body, "symbol", required=True)
             order_id, link = params.text(body, "orderId"), params.text(body, "orderLinkId")
-            return category, [(category, symbol)], CancelOrder(category, symbol, order_id, link)
+            kind = params.choice(body, "orderFilter", OrderFilter)
+            return category, [(category, symbol)], CancelOrder(category, symbol, order_id, link, kind)
 
         return await self._private(request, endpoints.ORDER_CANCEL, prepare)
 
@@ -264,7 +265,13 @@ class TradingRoutes:
             category = _body_category(body)
             symbol = params.text(body, "symbol") or None
             base, settle = params.text(body, "baseCoin") or None, params.text(body, "settleCoin") or None
-            command = CancelAll(category, symbol, base, settle)
+            kind = params.choice(body, "orderFilter", OrderFilter)
+            stop_type = params.text(body, "stopOrderType") or None
+            if stop_type is not None and (
+                stop_type != StopOrderType.STOP or kind is not OrderFilter.STOP_ORDER
+            ):
+                raise params.invalid("stopOrderType", "only Stop, with orderFilter StopOrder")
+            command = CancelAll(category, symbol, base, settle, kind, stop_type)
             return category, [(category, symbol)] if symbol else [], command
 
         return await self._private(request, endpoints.ORDER_CANCEL_ALL, prepare)
@@ -304,6 +311,7 @@ class TradingRoutes:
                 )
             order_id, link = text_param(request, "orderId") or "", text_param(request, "orderLinkId") or ""
             open_only = int_param(request, "openOnly", low=0, high=2, default=0)
+            kind = params.choice(request.query_params, "orderFilter", OrderFilter)
 
             def work(engine: MatchingEngine, uid: int) -> JSON:
                 orders = engine.open_orders(uid, category, symbol=symbol, base_coin=base, settle_coin=settle)
@@ -314,7 +322,11 @@ class TradingRoutes:
                     orders = [o for o in orders if _named(o, order_id, link)] or _lookup(
                         engine, uid, category, order_id, link
                     )
-                items = [encode_order(o) for o in orders if _coins_match(engine, o, base, settle)]
+                items = [
+                    encode_order(o)
+                    for o in orders
+                    if _coins_match(engine, o, base, settle) and _of_kind(o, kind)
+                ]
                 return _paged(items, request, category, high=50, default=20)
 
             return category, [(category, symbol)] if symbol else [], work
@@ -334,6 +346,7 @@ class TradingRoutes:
             except ValueError:
                 raise ParamError(f"params error: orderStatus invalid: {status_text}") from None
             start, end = _time_window(request, now_ms)
+            kind = params.choice(request.query_params, "orderFilter", OrderFilter)
 
             def work(engine: MatchingEngine, uid: int) -> JSON:
                 orders = engine.open_orders(uid, category, symbol=symbol) + engine.closed_orders(
@@ -346,6 +359,7 @@ class TradingRoutes:
                     and (status is None or o.status is status)
                     and (not (order_id or link) or _named(o, order_id, link))
                     and _coins_match(engine, o, base, settle)
+                    and _of_kind(o, kind)
                 ]
                 orders.sort(key=lambda o: o.created_time_ms, reverse=True)
                 return _paged([encode_order(o) for o in orders], request, category, high=50, default=20)
@@ -430,6 +444,10 @@ class TradingRoutes:
 
 def _named(order: Order, order_id: str, link: str) -> bool:
     return order.order_id == order_id if order_id else order.order_link_id == link
+
+
+def _of_kind(order: Order, kind: OrderFilter | None) -> bool:
+    return kind is None or order_filter_of(order.stop_order_type) is kind
 
 
 def _lookup(engine: MatchingEngine, uid: int, category: Category, order_id: str, link: str) -> list[Order]:

@@ -22,7 +22,14 @@ from hypothesis import strategies as st
 from bst.domain.clock import ManualClock
 from bst.domain.errors import BybitAPIError, ConfigError
 from bst.domain.market import Category, Side
-from bst.domain.orders import AmendRequest, ExecType, OrderRequest, OrderStatus, OrderType
+from bst.domain.orders import (
+    AmendRequest,
+    ExecType,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    TriggerDirection,
+)
 from bst.sim.journal import segments
 from bst.sim.state import SimConfig, SimState
 from bst.sim.trading_commands import (
@@ -104,6 +111,20 @@ def market(side: Side, qty: str, category: Category = LINEAR) -> PlaceOrder:
     return PlaceOrder(OrderRequest(category, SYMBOL, side, OrderType.MARKET, Decimal(qty)))
 
 
+def conditional(trigger: Decimal, direction: TriggerDirection, link: str) -> PlaceOrder:
+    request = OrderRequest(
+        LINEAR,
+        SYMBOL,
+        Side.BUY,
+        OrderType.MARKET,
+        Decimal("0.002"),
+        order_link_id=link,
+        trigger_price=trigger,
+        trigger_direction=direction,
+    )
+    return PlaceOrder(request)
+
+
 Op = Callable[[TradingDesk], object]
 
 SCENARIO: list[Op] = [
@@ -118,6 +139,8 @@ SCENARIO: list[Op] = [
     lambda d: run(d, market(Side.BUY, "150", SPOT), SPOT),
     lambda d: run(d, limit(Side.SELL, "0.0005", best(d, SPOT)[1], "spot-1", SPOT), SPOT),
     lambda d: run(d, limit(Side.BUY, "0.01", best(d)[0] - 5000, "far")),
+    lambda d: run(d, conditional(best(d)[1] + 30, TriggerDirection.RISE, "up")),
+    lambda d: run(d, conditional(best(d)[0] - 20_000, TriggerDirection.FALL, "never")),
     lambda d: advance(d, 4 * 3600),  # through the 16:00 funding settlement
     lambda d: run(d, CancelOrder(LINEAR, SYMBOL, order_link_id="rest-1")),
     lambda d: run(d, CancelOrder(LINEAR, SYMBOL, order_link_id="far")),
@@ -153,6 +176,9 @@ def test_every_crash_point_recovers_the_exact_state_of_the_uninterrupted_run(tmp
     linear = {e.exec_type for e in desk.engine.executions(uid, LINEAR)}
     assert linear == {ExecType.TRADE, ExecType.FUNDING}  # the scenario fills and settles funding
     assert desk.engine.executions(uid, SPOT)
+    statuses = {o.order_link_id: o.status for o in desk.engine.closed_orders(uid, LINEAR)}
+    statuses |= {o.order_link_id: o.status for o in desk.engine.open_orders(uid, LINEAR)}
+    assert (statuses["up"], statuses["never"]) == (OrderStatus.FILLED, OrderStatus.UNTRIGGERED)
     for path, expected, epoch in crashes:
         again = make_desk(path, NOW)  # the restarted sim's clock does not matter to the state
         recovered, new_epoch = fingerprint(again)

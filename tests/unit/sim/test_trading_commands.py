@@ -8,7 +8,16 @@ import orjson
 import pytest
 
 from bst.domain.market import Category, Side
-from bst.domain.orders import AmendRequest, MarketUnit, OrderRequest, OrderType, TimeInForce
+from bst.domain.orders import (
+    AmendRequest,
+    MarketUnit,
+    OrderFilter,
+    OrderRequest,
+    OrderType,
+    TimeInForce,
+    TriggerBy,
+    TriggerDirection,
+)
 from bst.sim.trading_commands import (
     AmendOrder,
     CancelAll,
@@ -41,14 +50,34 @@ ORDER = OrderRequest(
     take_profit=Decimal("1E+1"),
 )
 
+CONDITIONAL = OrderRequest(
+    LINEAR,
+    "BTCUSDT",
+    Side.BUY,
+    OrderType.MARKET,
+    Decimal("0.01"),
+    trigger_price=Decimal("50000"),
+    trigger_direction=TriggerDirection.RISE,
+    trigger_by=TriggerBy.INDEX_PRICE,
+)
+
 RECORDS: list[DeskRecord] = [
     Step(1_717_243_230_500),
     Step(1_717_243_230_750, FEED),
     Execute(1_717_243_230_800, 100_000_001, PlaceOrder(ORDER), FEED[:1]),
     Execute(1, 2, PlaceOrder(OrderRequest(LINEAR, "BTCUSDT", Side.BUY, OrderType.MARKET, Decimal(1)))),
     Execute(1, 2, AmendOrder(AmendRequest(LINEAR, "BTCUSDT", order_id="abc", qty=Decimal("0.5")))),
-    Execute(1, 2, CancelOrder(SPOT, "ETHUSDT", order_link_id="link-1")),
+    Execute(1, 2, CancelOrder(SPOT, "ETHUSDT", order_link_id="link-1", order_filter=OrderFilter.STOP_ORDER)),
     Execute(1, 2, CancelAll(LINEAR, settle_coin="USDT")),
+    Execute(1, 2, CancelAll(SPOT, "ETHUSDT", order_filter=OrderFilter.STOP_ORDER, stop_order_type="Stop")),
+    Execute(1, 2, PlaceOrder(CONDITIONAL)),
+    Execute(
+        1,
+        2,
+        AmendOrder(
+            AmendRequest(LINEAR, "BTCUSDT", "abc", trigger_price=Decimal(1), trigger_by=TriggerBy.MARK_PRICE)
+        ),
+    ),
     Execute(1, 2, SetLeverage("BTCUSDT", Decimal(5), None)),
     Execute(1, 2, SetTradingStop("BTCUSDT", stop_loss=Decimal("0"))),
     OpenAccount("key-1", 100_000_003, (("USDT", Decimal("100000.5")), ("BTC", Decimal("0.1")))),
@@ -83,6 +112,10 @@ def test_decimals_keep_their_exact_text() -> None:
             "market_unit": "baseCoin",
             "take_profit": "1E+1",
             "stop_loss": None,
+            "trigger_price": None,
+            "trigger_direction": None,
+            "trigger_by": None,
+            "order_filter": None,
         },
     }
 
