@@ -129,7 +129,9 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="API key (private endpoints only)")
     api_secret: SecretStr | None = Field(None, description="API secret (private endpoints only)")
     api_timeout: float = Field(10.0, gt=0, le=300, description="HTTP timeout per request, seconds")
-    recv_window: int = Field(5000, ge=100, le=60000, description="X-BAPI-RECV-WINDOW, ms")
+    recv_window: int = Field(
+        endpoints.DEFAULT_RECV_WINDOW_MS, ge=100, le=60000, description="X-BAPI-RECV-WINDOW, ms"
+    )
     rate_limit_delay: float = Field(
         0.2, ge=0, le=60, description="pause after a rate-limit reply that carries no reset time, s"
     )

@@ -42,7 +42,7 @@ import structlog
 from bst.bybit.endpoints import UID_LIMITS_PER_S
 from bst.domain.account_events import AccountEventSource, ExecutionsEvent, OrdersEvent
 from bst.domain.clock import SystemClock
-from bst.domain.errors import BybitAPIError
+from bst.domain.errors import BybitAPIError, BybitDuplicateOrderError
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category, Side
 from bst.domain.orders import AmendRequest, ExecType, Execution, Order, OrderRequest, OrderType, TimeInForce
@@ -218,14 +218,17 @@ def build_request(
     )
 
 
-async def place(account: Account, request: OrderRequest, instrument: Instrument, tally: Tally) -> bool:
+async def place(
+    account: Account, request: OrderRequest, instrument: Instrument, tally: Tally, *, resent: bool = False
+) -> bool:
     """Place one order the way a bot must: mark, send, and never guess an unknown outcome."""
     tracker, link = account.tracker, request.order_link_id
     tracker.mark_sent(link, CLOCK.now_ms())
     try:
         ack = await account.client.place_order(request, instrument)
     except BybitAPIError as e:
-        if e.outcome_unknown:
+        if e.outcome_unknown or (resent and isinstance(e, BybitDuplicateOrderError)):
+            # A duplicate refusal of a re-send: the earlier, unanswered attempt did land.
             tracker.mark_unknown(link, str(e), CLOCK.now_ms())
             tally.counts["create outcome unknown"] += 1
             return await resolve(account, request, instrument, tally)
@@ -250,7 +253,7 @@ async def resolve(account: Account, request: OrderRequest, instrument: Instrumen
             return True
         account.tracker.mark_not_found(link, CLOCK.now_ms())
         tally.counts["re-sent after not found"] += 1
-        return await place(account, request, instrument, tally)
+        return await place(account, request, instrument, tally, resent=True)
     raise AssertionError(f"{link}: the exchange never answered about it")
 
 

@@ -24,9 +24,24 @@ IP_LIMIT_REQUESTS = 600
 IP_LIMIT_WINDOW_S = 5.0
 
 DEFAULT_RECV_WINDOW_MS = 5000
-"""X-BAPI-RECV-WINDOW when a signed request does not send one (Bybit's default)."""
+"""How long after its timestamp a signed request stays valid when X-BAPI-RECV-WINDOW is not sent."""
 FUTURE_TOLERANCE_MS = 1000
 """How far ahead of the server clock a signed request's timestamp may be (Bybit: 1 s)."""
+
+PUBLIC_WS_PATH = "/v5/public/{category}"
+"""The public stream of one category (spot, linear, inverse, option)."""
+PRIVATE_WS_PATH = "/v5/private"
+"""The authenticated private stream (orders, executions, positions, wallet)."""
+
+
+def public_ws_url(base_url: str, category: Category) -> str:
+    """Return the public stream URL of `category` under a WebSocket base, e.g. wss://stream.bybit.com."""
+    return base_url.rstrip("/") + PUBLIC_WS_PATH.format(category=category.value)
+
+
+def private_ws_url(base_url: str) -> str:
+    """Return the private stream URL under a WebSocket base."""
+    return base_url.rstrip("/") + PRIVATE_WS_PATH
 
 
 class RateGroup(StrEnum):

@@ -6,24 +6,14 @@ balances. `MatchingEngine` is the entry point; see its module `bst.engine.core`.
 
 from bst.engine.config import EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
 from bst.engine.core import MarketState, MatchingEngine
-from bst.engine.events import (
-    EngineEvent,
-    ExecutionUpdate,
-    OrderUpdate,
-    PositionUpdate,
-    WalletUpdate,
-)
+from bst.engine.events import AccountMessage
 
 __all__ = [
+    "AccountMessage",
     "EngineConfig",
-    "EngineEvent",
-    "ExecutionUpdate",
     "FeeSchedule",
     "LatencyModel",
     "MarketState",
     "MatchingEngine",
-    "OrderUpdate",
-    "PositionUpdate",
     "SymbolSpec",
-    "WalletUpdate",
 ]

@@ -41,7 +41,7 @@ from bst.engine.accounts import (
     wallet_snapshot,
 )
 from bst.engine.config import EngineConfig, FeeSchedule, SymbolSpec
-from bst.engine.events import EngineEvent
+from bst.engine.events import AccountMessage
 from bst.engine.matching import Matcher
 from bst.engine.positions import change_leverage, change_trading_stop
 from bst.engine.timeline import Timeline
@@ -525,8 +525,8 @@ class MatchingEngine:
         """Return the account's leverage on a linear symbol."""
         return self._account(uid).leverage_of(symbol)
 
-    def drain_events(self) -> list[EngineEvent]:
-        """Return every event since the last drain, oldest first, and clear the outbox."""
+    def drain_events(self) -> list[AccountMessage]:
+        """Return every account message since the last drain, oldest first, and clear the outbox."""
         return self._venue.drain()
 
     # --- persistence --------------------------------------------------------------------------

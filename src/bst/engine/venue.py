@@ -19,13 +19,7 @@ from bst.engine.accounts import (
 )
 from bst.engine.book import LiquidityBook
 from bst.engine.config import EngineConfig, SymbolSpec
-from bst.engine.events import (
-    EngineEvent,
-    ExecutionUpdate,
-    OrderUpdate,
-    PositionUpdate,
-    WalletUpdate,
-)
+from bst.engine.events import AccountMessage, Outbox
 from bst.engine.ids import IdFactory
 from bst.engine.working import RestingSide, WorkingOrder
 
@@ -106,7 +100,7 @@ class Venue:
         """Every open order of every account, by orderId."""
         self.pending: list[tuple[int, int, str, dict[str, Any]]] = []
         """Heap of (arrival ms, request seq, action, arguments) still travelling to the book."""
-        self.outbox: list[EngineEvent] = []
+        self.outbox = Outbox()
         self.funding_due_ms: int | None = None
         """The earliest funding time of any symbol (cached for the clock's fast path)."""
         self._dirty: dict[int, dict[str, None]] = {}
@@ -173,7 +167,7 @@ class Venue:
     def emit_order(self, order: WorkingOrder) -> None:
         """Queue an order update (when events are on)."""
         if self.config.emit_events:
-            self.outbox.append(OrderUpdate(order.uid, order.snapshot()))
+            self.outbox.order(order.uid, order.snapshot(), self.now_ms)
 
     def record_execution(self, account: Account, execution: Execution) -> None:
         """Store an execution in the account's history and queue its update."""
@@ -182,7 +176,7 @@ class Venue:
         if len(account.executions) > limit + limit // 4:
             del account.executions[: len(account.executions) - limit]
         if self.config.emit_events:
-            self.outbox.append(ExecutionUpdate(account.uid, execution))
+            self.outbox.execution(account.uid, execution, self.now_ms)
 
     def archive(self, order: WorkingOrder) -> None:
         """Move a closed order from the open set to the account's closed history."""
@@ -202,18 +196,20 @@ class Venue:
             symbols[symbol] = None
 
     def flush(self) -> None:
-        """Queue the position and wallet updates of every account touched since the last flush."""
+        """End the action: queue the position and wallet updates of every account touched since."""
         dirty, self._dirty = self._dirty, {}
         if not self.config.emit_events:
             return
+        outbox = self.outbox
+        now_ms = self.now_ms
         for uid, symbols in dirty.items():
             account = self.accounts[uid]
             summary = margin_summary(account, self)
             for symbol in symbols:
-                self.outbox.append(PositionUpdate(uid, position_snapshot(account, symbol, self, summary)))
-            self.outbox.append(WalletUpdate(uid, wallet_snapshot(account, self, summary=summary)))
+                outbox.position(uid, position_snapshot(account, symbol, self, summary), now_ms)
+            outbox.wallet(uid, wallet_snapshot(account, self, summary=summary), now_ms)
+        outbox.end_action()
 
-    def drain(self) -> list[EngineEvent]:
+    def drain(self) -> list[AccountMessage]:
         """Return and clear the outbox."""
-        events, self.outbox = self.outbox, []
-        return events
+        return self.outbox.drain()

@@ -26,7 +26,7 @@ import structlog
 
 from bst.domain.errors import ConfigError
 from bst.domain.market import Category, Side, Trade
-from bst.engine import EngineConfig, EngineEvent, LatencyModel, MatchingEngine, SymbolSpec
+from bst.engine import AccountMessage, EngineConfig, LatencyModel, MatchingEngine, SymbolSpec
 from bst.sim.generator import MarketGenerator
 from bst.sim.state import SimState
 from bst.sim.tickers import FUNDING_PERIOD_MS, funding_rate
@@ -86,7 +86,7 @@ class TradingDesk:
         self.fed_ms: dict[tuple[Category, str], int] = {}
         """Symbols being fed, and the sim time the engine has seen their market up to."""
         self.book_ms: dict[tuple[Category, str], int] = {}
-        self.listeners: list[Callable[[list[EngineEvent]], None]] = []
+        self.listeners: list[Callable[[list[AccountMessage]], None]] = []
         self._dirty = False
         self.engine = self._load_or_create()
         self._tick_task: asyncio.Task[None] | None = None

@@ -6,6 +6,9 @@ conservation (opening balance + realised PnL - fees - funding = wallet, exactly,
 equal the signed sum of fills, partial fills sum to cumExecQty/Value/Fee, leavesQty + cumExecQty =
 qty while open, statuses move only along legal edges, no order is both filled and cancelled, a
 refused request changes nothing, and once every order is cancelled nothing stays locked or reserved.
+The outbox speaks the private stream's events: every message is a non-empty STREAM event stamped
+with the engine time it happened (fills carry that time too), in time order, an account's position
+and wallet updates closing each action.
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ from enginekit import SYMBOL, T0, D, make_engine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bst.domain.account_events import (
+    AccountEventSource,
+    ExecutionsEvent,
+    OrdersEvent,
+    PositionsEvent,
+    WalletsEvent,
+)
 from bst.domain.errors import BybitAPIError
 from bst.domain.market import Category, Side
 from bst.domain.orders import (
@@ -33,7 +43,7 @@ from bst.domain.orders import (
     TimeInForce,
     is_legal_transition,
 )
-from bst.engine import EngineConfig, ExecutionUpdate, LatencyModel, MatchingEngine, OrderUpdate
+from bst.engine import AccountMessage, EngineConfig, LatencyModel, MatchingEngine
 
 TICK = D("0.1")
 LINEAR, SPOT = Category.LINEAR, Category.SPOT
@@ -79,7 +89,7 @@ class Run:
         self.mid = D(50_000)
         self.uids = [engine.open_account(dict(OPENING)) for _ in range(3)]  # 0, 1 linear; 2 spot
         self.order_ids: list[tuple[int, Category, str]] = []
-        self.events: list[object] = []
+        self.events: list[AccountMessage] = []
 
     def category(self, account: int) -> Category:
         return SPOT if account == 2 else LINEAR
@@ -206,14 +216,46 @@ def check_ledgers(run: Run) -> None:
         assert (row.size if row.side != "Sell" else -row.size) == position
 
 
+def check_messages(run: Run) -> None:
+    last_ms = T0
+    for message in run.events:
+        event = message.event
+        assert message.uid in run.uids
+        assert event.source is AccountEventSource.STREAM
+        assert event.recv_ms == event.ts_ms >= last_ms
+        last_ms = event.ts_ms
+        if isinstance(event, OrdersEvent):
+            assert event.orders
+        elif isinstance(event, ExecutionsEvent):
+            assert event.executions
+            assert {x.exec_time_ms for x in event.executions} == {event.ts_ms}
+        elif isinstance(event, PositionsEvent):
+            assert event.positions
+            assert len({p.symbol for p in event.positions}) == len(event.positions)
+        else:
+            assert isinstance(event, WalletsEvent)
+            assert len(event.wallets) == 1
+    # each account's fills and order states are followed by its position/wallet updates
+    last_kind: dict[int, type] = {}
+    for message in run.events:
+        last_kind[message.uid] = type(message.event)
+    assert all(kind is WalletsEvent for kind in last_kind.values())
+
+
 def check_orders(run: Run) -> None:
+    check_messages(run)
     executions: dict[str, list[Execution]] = defaultdict(list)
     history: dict[str, list[Order]] = defaultdict(list)
-    for event in run.events:
-        if isinstance(event, ExecutionUpdate) and event.execution.exec_type is not ExecType.FUNDING:
-            executions[event.execution.order_id].append(event.execution)
-        elif isinstance(event, OrderUpdate):
-            order = event.order
+    for message in run.events:
+        event = message.event
+        if isinstance(event, ExecutionsEvent):
+            for execution in event.executions:
+                if execution.exec_type is not ExecType.FUNDING:
+                    executions[execution.order_id].append(execution)
+            continue
+        if not isinstance(event, OrdersEvent):
+            continue
+        for order in event.orders:
             fills = executions[order.order_id]
             assert order.cum_exec_qty == sum((e.exec_qty for e in fills), D(0))
             assert order.cum_exec_value == sum((e.exec_value for e in fills), D(0))
@@ -312,5 +354,5 @@ def test_long_seeded_order_flow_keeps_every_ledger_exact(seed: int) -> None:
     run.events.extend(engine.drain_events())
     check_orders(run)
     check_ledgers(run)
-    fills = [e for e in run.events if isinstance(e, ExecutionUpdate)]
-    assert {e.execution.is_maker for e in fills} == {True, False}  # the flow exercised both sides
+    fills = [x for m in run.events if isinstance(m.event, ExecutionsEvent) for x in m.event.executions]
+    assert {x.is_maker for x in fills} == {True, False}  # the flow exercised both sides
