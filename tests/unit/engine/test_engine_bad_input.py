@@ -15,7 +15,7 @@ from decimal import Decimal
 from enginekit import SYMBOL, D, make_engine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_engine_properties import Run, actions, check_ledgers, check_orders, check_releases
+from test_engine_properties import Run, actions, check_ledgers, check_messages, check_orders, check_releases
 
 from bst.domain.market import Category, Side
 from bst.domain.orders import AmendRequest, MarketUnit, OrderRequest, OrderType, TimeInForce
@@ -130,6 +130,7 @@ def test_any_numbers_in_requests_are_refused_cleanly_and_keep_ledgers_exact(
     check_releases(run)
     run.events.extend(engine.drain_events())
     check_orders(run)
+    check_messages(run)
     check_ledgers(run)
 
 
