@@ -19,7 +19,10 @@ from bst.domain.errors import InvalidNumberError
 from bst.domain.market import Category, Side
 from bst.domain.numbers import parse_amount
 from bst.domain.orders import AmendRequest, Order, OrderRequest, OrderType, TimeInForce
+from bst.exchange.rest import BybitRestClient
 from bst.settings import Environment, Settings
+from bst.trading.execution import ExecutionPolicy
+from bst.trading.order_tracker import OrderTracker
 
 order_app = typer.Typer(help="Place, amend and cancel orders.", no_args_is_help=True)
 
@@ -66,6 +69,11 @@ def _trading_settings(mainnet: bool, yes: bool) -> Settings:
     return loaded
 
 
+def execution_policy(client: BybitRestClient) -> ExecutionPolicy:
+    """Return the execution policy of a one-shot order command (its own tracker, the client's clock)."""
+    return ExecutionPolicy(client, OrderTracker(), client.http.clock)
+
+
 def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S") if ms else ""
 
@@ -102,9 +110,10 @@ def _place(
     async def run() -> tuple[str, str, Order | None]:
         async with common.make_client(loaded) as client:
             instrument = await client.get_instrument(cat, req.symbol)
-            ack = await client.place_order(req, instrument)
-            found = await client.find_order(cat, req.symbol, ack.order_link_id)
-            return ack.order_id, ack.order_link_id, found
+            outcome = await execution_policy(client).submit(req, instrument)
+            outcome.raise_for_failure()  # refused, or its outcome unknown: one line, exit 1
+            found = outcome.order or await client.find_order(cat, req.symbol, outcome.order_link_id)
+            return outcome.order_id, outcome.order_link_id, found
 
     order_id, order_link_id, order = common.run_async(run())
     status = order.status.value if order else "unknown (query with `bst orders`)"
@@ -163,13 +172,14 @@ def cancel(
 
     async def run() -> list[str]:
         async with common.make_client(loaded) as client:
+            execution = execution_policy(client)
             if all_orders:
-                acks = await client.cancel_all_orders(cat, symbol=symbol.upper())
-            else:
-                acks = [
-                    await client.cancel_order(cat, symbol.upper(), order_id=order_id, order_link_id=link_id)
-                ]
-            return [a.order_id for a in acks]
+                cancelled = await execution.cancel_all(cat, symbol=symbol.upper())
+                cancelled.raise_for_failure()
+                return [a.order_id for a in cancelled.cancelled]
+            outcome = await execution.cancel(cat, symbol.upper(), order_id=order_id, order_link_id=link_id)
+            outcome.raise_for_failure()
+            return [outcome.order_id]
 
     cancelled = common.run_async(run())
     common.console.print(f"cancelled {len(cancelled)} order(s): {', '.join(cancelled) or '-'}")
@@ -201,7 +211,9 @@ def amend(
 
     async def run() -> str:
         async with common.make_client(loaded) as client:
-            return (await client.amend_order(req)).order_id
+            outcome = await execution_policy(client).amend(req)
+            outcome.raise_for_failure()
+            return outcome.order_id
 
     common.console.print(f"amended order {common.run_async(run())}")
 

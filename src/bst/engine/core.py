@@ -1,11 +1,13 @@
 """`MatchingEngine`: the public face of the simulated exchange (pure, deterministic, no I/O).
 
-Feed it market data (`on_book_snapshot`, `on_book_delta`, `on_trade`, `on_mark_price`,
-`on_funding_rate`) and time (`advance_time`); send it requests (`place_order`, `amend_order`,
-`cancel_order`, `cancel_all`, `set_leverage`, `set_trading_stop`); read state back (`get_order`,
-`open_orders`, `closed_orders`, `executions`, `positions`, `wallet`, `fee_rates`) and drain the
-event outbox (`drain_events`). Refused requests raise the same `BybitAPIError` subclasses the live
-client raises, carrying Bybit's retCode, so callers handle both venues alike.
+Feed it market data (`apply(event)` with the domain's market events, e.g. through
+`bst.engine.feeder.Feeder`; `on_book_snapshot`, `on_book_delta`, `on_trade`, `on_mark_price`,
+`on_funding_rate` are shorthands over the same handlers) and time (`advance_time`); send it
+requests (`place_order`, `amend_order`, `cancel_order`, `cancel_all`, `set_leverage`,
+`set_trading_stop`); read state back (`get_order`, `open_orders`, `closed_orders`, `executions`,
+`positions`, `wallet`, `fee_rates`) and drain the event outbox (`drain_events`). Refused requests
+raise the same `BybitAPIError` subclasses the live client raises, carrying Bybit's retCode, so
+callers handle both venues alike.
 
 Time only moves forward: every input carries its timestamp and first advances the engine's clock,
 which processes due latency arrivals and funding settlements (00/08/16 UTC for 8 h symbols) in
@@ -21,8 +23,9 @@ from typing import Any
 
 from bst.bybit.retcodes import SYMBOL_INVALID_MSG, RetCode
 from bst.domain.errors import ConfigError
+from bst.domain.events import MarketEvent
 from bst.domain.instrument import Instrument
-from bst.domain.market import BookSnapshot, Category, PriceLevel, Side, Trade
+from bst.domain.market import Category, PriceLevel, Side
 from bst.domain.orders import (
     AmendRequest,
     ExecType,
@@ -42,6 +45,7 @@ from bst.engine.accounts import (
 )
 from bst.engine.config import EngineConfig, FeeSchedule, SymbolSpec
 from bst.engine.events import AccountMessage
+from bst.engine.market_input import MarketInput
 from bst.engine.matching import Matcher
 from bst.engine.positions import change_leverage, change_trading_stop
 from bst.engine.timeline import Timeline
@@ -80,6 +84,7 @@ class MatchingEngine:
         self._venue = Venue(config or EngineConfig())
         self._matcher = Matcher(self._venue)
         self._timeline = Timeline(self._venue, self._matcher)
+        self._input = MarketInput(self._venue, self._matcher, self._timeline)
 
     # --- setup --------------------------------------------------------------------------------
 
@@ -152,6 +157,16 @@ class MatchingEngine:
         self._timeline.advance(now_ms)
         self._venue.flush()
 
+    def apply(self, event: MarketEvent) -> None:
+        """Apply one market event: move the clock to it, then let it move the market.
+
+        `BookUpdate` (snapshot/delta, exact decimal strings), `TradesUpdate`, `TickerUpdate`
+        (last/mark/index, funding rate and time), `FundingUpdate`, `KlineUpdate` (confirmed bars
+        move the market along open, nearer extreme, other extreme, close); see
+        `bst.engine.market_input`. The symbol must be listed; ConfigError on malformed levels.
+        """
+        self._input.apply(event)
+
     def on_book_snapshot(
         self,
         symbol: str,
@@ -165,10 +180,7 @@ class MatchingEngine:
 
         `category` may be omitted while the symbol name is listed in one category only.
         """
-        sym = self._sym(symbol, category)
-        self._timeline.advance(ts_ms)
-        self._matcher.on_levels_changed(sym, sym.book.apply_snapshot(bids, asks))
-        self._timeline.after_price_move(sym)
+        self._input.book(self._sym(symbol, category), bids, asks, True, ts_ms)
 
     def on_book_delta(
         self,
@@ -180,16 +192,7 @@ class MatchingEngine:
         category: Category | None = None,
     ) -> None:
         """Apply level updates (size 0 deletes); fill resting orders the book moved through."""
-        sym = self._sym(symbol, category)
-        self._timeline.advance(ts_ms)
-        self._matcher.on_levels_changed(sym, sym.book.apply_delta(bids, asks))
-        self._timeline.after_price_move(sym)
-
-    def on_book(self, snapshot: BookSnapshot, *, category: Category | None = None) -> None:
-        """Apply a domain `BookSnapshot`."""
-        self.on_book_snapshot(
-            snapshot.symbol, snapshot.bids, snapshot.asks, snapshot.ts_ms, category=category
-        )
+        self._input.book(self._sym(symbol, category), bids, asks, False, ts_ms)
 
     def on_trade(
         self,
@@ -202,15 +205,7 @@ class MatchingEngine:
         category: Category | None = None,
     ) -> None:
         """Record a public trade; fill resting orders it reached; check TP/SL and liquidation."""
-        sym = self._sym(symbol, category)
-        self._timeline.advance(ts_ms)
-        sym.last_price = price
-        self._matcher.on_trade(sym, price, size, taker_side)
-        self._timeline.after_price_move(sym)
-
-    def on_public_trade(self, trade: Trade, *, category: Category | None = None) -> None:
-        """Apply a domain `Trade`."""
-        self.on_trade(trade.symbol, trade.price, trade.size, trade.side, trade.ts_ms, category=category)
+        self._input.trade(self._sym(symbol, category), price, size, taker_side, ts_ms)
 
     def on_mark_price(
         self,
@@ -222,19 +217,11 @@ class MatchingEngine:
         category: Category | None = None,
     ) -> None:
         """Set a symbol's mark (and index) price; check TP/SL and liquidation."""
-        sym = self._sym(symbol, category)
-        self._timeline.advance(ts_ms)
-        sym.mark = mark_price
-        if index_price is not None:
-            sym.index_price = index_price
-        self._timeline.after_price_move(sym)
+        self._input.prices(self._sym(symbol, category), ts_ms, mark=mark_price, index=index_price)
 
     def on_funding_rate(self, symbol: str, rate: Decimal, ts_ms: int) -> None:
         """Set the funding rate the next settlement of linear `symbol` will apply."""
-        sym = self._sym(symbol, Category.LINEAR)
-        self._timeline.advance(ts_ms)
-        sym.funding_rate = rate
-        self._venue.flush()
+        self._input.prices(self._sym(symbol, Category.LINEAR), ts_ms, funding_rate=rate)
 
     def market(self, symbol: str, *, category: Category | None = None) -> MarketState:
         """Return what the engine knows about a symbol's market."""
@@ -542,6 +529,7 @@ class MatchingEngine:
         engine._venue = persist.load(data)
         engine._matcher = Matcher(engine._venue)
         engine._timeline = Timeline(engine._venue, engine._matcher)
+        engine._input = MarketInput(engine._venue, engine._matcher, engine._timeline)
         return engine
 
     # --- internals ----------------------------------------------------------------------------
@@ -553,17 +541,7 @@ class MatchingEngine:
         return account
 
     def _sym(self, symbol: str, category: Category | None) -> SymbolState:
-        symbols = self._venue.symbols
-        if category is not None:
-            sym = symbols.get((category, symbol))
-            if sym is None:
-                raise ConfigError(f"{category} symbol {symbol} is not listed in the engine")
-            return sym
-        found = [s for (_, name), s in symbols.items() if name == symbol]
-        if len(found) != 1:
-            problem = "is not listed in the engine" if not found else "is listed in several categories"
-            raise ConfigError(f"symbol {symbol} {problem}: pass category=")
-        return found[0]
+        return self._input.symbol(symbol, category)
 
     def _matches(
         self,

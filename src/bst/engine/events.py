@@ -127,9 +127,6 @@ class Outbox:
         self._open.clear()
         return [AccountMessage(d.uid, d.freeze()) for d in drafts]
 
-    def __len__(self) -> int:
-        return len(self._drafts)
-
     def _draft(self, uid: int, kind: type[Draft], now_ms: int) -> Draft:
         draft = self._open.get(uid)
         if isinstance(draft, kind) and draft.ts_ms == now_ms:
