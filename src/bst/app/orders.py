@@ -15,11 +15,19 @@ from dataclasses import dataclass
 
 from bst.app.guards import TradingPermit, require_credentials
 from bst.app.venues import BybitRestClient, rest_client
-from bst.domain.errors import ConfigError
+from bst.domain.errors import ConfigError, InvalidInputError
 from bst.domain.market import Category, Side, parse_symbol
 from bst.domain.numbers import parse_amount
 from bst.domain.order_rules import prepare_order
-from bst.domain.orders import AmendRequest, Order, OrderRequest, OrderType, TimeInForce
+from bst.domain.orders import (
+    AmendRequest,
+    Order,
+    OrderRequest,
+    OrderType,
+    TimeInForce,
+    TriggerBy,
+    as_conditional,
+)
 from bst.domain.portfolio import Position, WalletBalance
 from bst.settings import Settings
 from bst.trading.execution import ExecutionPolicy
@@ -41,7 +49,19 @@ def parse_time_in_force(text: str) -> TimeInForce:
     for tif in TimeInForce:
         if tif.value.lower() == text.strip().lower():
             return tif
-    raise ConfigError(f"invalid --tif {text!r}: use GTC, IOC, FOK or PostOnly")
+    raise InvalidInputError(f"invalid --tif {text!r}: use GTC, IOC, FOK or PostOnly")
+
+
+TRIGGER_BY = {"last": TriggerBy.LAST_PRICE, "mark": TriggerBy.MARK_PRICE, "index": TriggerBy.INDEX_PRICE}
+"""The `--trigger-by` names and the price each watches."""
+
+
+def parse_trigger_by(text: str) -> TriggerBy:
+    """Return the price a trigger watches, named `last`, `mark` or `index`; ConfigError otherwise."""
+    found = TRIGGER_BY.get(text.strip().lower())
+    if found is None:
+        raise InvalidInputError(f"invalid --trigger-by {text!r}: use last, mark or index")
+    return found
 
 
 def parse_order(
@@ -54,13 +74,18 @@ def parse_order(
     reduce_only: bool = False,
     link_id: str = "",
     category: str = "linear",
+    trigger: str | None = None,
+    trigger_by: str = "last",
 ) -> OrderRequest:
     """Return the order typed in: a limit order when `limit` is given, else a market order.
 
-    Numbers are read exactly (`domain.numbers`: InvalidNumberError for anything else); a bad
-    category or symbol is a ConfigError.
+    With `trigger`, a conditional order watching the `trigger_by` price; its direction is settled
+    against the price at sending (`place_order`). Numbers are read exactly (`domain.numbers`:
+    InvalidNumberError for anything else); a bad category, symbol or trigger-by is a ConfigError.
     """
     price = parse_amount(limit, "--limit price") if limit is not None else None
+    trigger_price = parse_amount(trigger, "--trigger price") if trigger is not None else None
+    watched = parse_trigger_by(trigger_by)
     return OrderRequest(
         category=Category.parse(category),
         symbol=parse_symbol(symbol),
@@ -71,6 +96,8 @@ def parse_order(
         time_in_force=parse_time_in_force(tif) if tif is not None else None,
         order_link_id=link_id,
         reduce_only=reduce_only,
+        trigger_price=trigger_price,
+        trigger_by=watched if trigger_price is not None else None,
     )
 
 
@@ -114,6 +141,13 @@ async def place_order(settings: Settings, permit: TradingPermit, req: OrderReque
     _check_permit(settings, permit)
     async with rest_client(settings) as client:
         instrument = await client.get_instrument(req.category, req.symbol)
+        if req.trigger_price is not None and req.trigger_direction is None and req.order_filter is None:
+            # A conditional order waits for the price to move towards its trigger from where it is now.
+            by = req.trigger_by or TriggerBy.LAST_PRICE
+            [ticker] = await client.get_tickers(req.category, req.symbol)
+            mark = ticker.mark_price or ticker.last_price
+            now = {TriggerBy.MARK_PRICE: mark, TriggerBy.INDEX_PRICE: ticker.index_price or mark}
+            req = as_conditional(req, req.trigger_price, now.get(by, ticker.last_price), by)
         prepared = prepare_order(req, instrument)
         outcome = await execution_policy(client).submit(prepared, instrument)
         outcome.raise_for_failure()  # refused, or its outcome unknown

@@ -33,6 +33,7 @@ from bst.domain.errors import (
     BybitSymbolNotFoundError,
     BybitTimeoutError,
     ConfigError,
+    InvalidInputError,
     InvalidNumberError,
 )
 
@@ -179,7 +180,7 @@ def run_app_with_args(app: typer.Typer, args: list[str] | None) -> int:
     except CliError as e:
         err_console.print(f"error: {e}", markup=False)
         return e.code
-    except InvalidNumberError as e:  # a typed-in number bst cannot read: a usage error
+    except (InvalidNumberError, InvalidInputError) as e:  # a typed-in value bst cannot read: a usage error
         err_console.print(f"error: {e}", markup=False)
         return 2
     except (BstError, OSError) as e:

@@ -25,6 +25,10 @@ CATEGORY = typer.Option("linear", "--category", "-c", help="linear | spot | inve
 MAINNET = typer.Option(False, "--mainnet", help="allow trading on mainnet (asks for confirmation)")
 YES = typer.Option(False, "--yes", "-y", help="skip the mainnet confirmation")
 JSON_OUT = typer.Option(False, "--json", help="machine-readable output")
+TRIGGER = typer.Option(
+    None, "--trigger", help="trigger price: the order waits (Untriggered) until the price reaches it"
+)
+TRIGGER_BY = typer.Option("last", "--trigger-by", help="price the trigger watches: last | mark | index")
 
 
 def _permit(loaded: Settings, mainnet: bool, yes: bool) -> TradingPermit:
@@ -59,10 +63,21 @@ def _place(
     category: str,
     mainnet: bool,
     yes: bool,
+    trigger: str | None,
+    trigger_by: str,
 ) -> None:
     loaded = common.settings()
     req = trading.parse_order(
-        side, symbol, qty, limit=limit, tif=tif, reduce_only=reduce_only, link_id=link_id, category=category
+        side,
+        symbol,
+        qty,
+        limit=limit,
+        tif=tif,
+        reduce_only=reduce_only,
+        link_id=link_id,
+        category=category,
+        trigger=trigger,
+        trigger_by=trigger_by,
     )
     permit = _permit(loaded, mainnet, yes)
     placed = common.run_async(trading.place_order(loaded, permit, req))
@@ -85,9 +100,13 @@ def buy(
     category: str = CATEGORY,
     mainnet: bool = MAINNET,
     yes: bool = YES,
+    trigger: str | None = TRIGGER,
+    trigger_by: str = TRIGGER_BY,
 ) -> None:
     """Place a buy order."""
-    _place(Side.BUY, symbol, qty, limit, tif, reduce_only, link_id, category, mainnet, yes)
+    _place(
+        Side.BUY, symbol, qty, limit, tif, reduce_only, link_id, category, mainnet, yes, trigger, trigger_by
+    )
 
 
 @order_app.command("sell")
@@ -101,9 +120,13 @@ def sell(
     category: str = CATEGORY,
     mainnet: bool = MAINNET,
     yes: bool = YES,
+    trigger: str | None = TRIGGER,
+    trigger_by: str = TRIGGER_BY,
 ) -> None:
     """Place a sell order."""
-    _place(Side.SELL, symbol, qty, limit, tif, reduce_only, link_id, category, mainnet, yes)
+    _place(
+        Side.SELL, symbol, qty, limit, tif, reduce_only, link_id, category, mainnet, yes, trigger, trigger_by
+    )
 
 
 @order_app.command("cancel")

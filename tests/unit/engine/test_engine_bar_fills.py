@@ -5,13 +5,14 @@ The default fees are Bybit's base tier: taker 0.055 %, maker 0.02 %.
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from enginekit import BTC_LINEAR, SYMBOL, T0, fills_of, limit, market, set_book, statuses
 from marketkit import bar
 
 from bst.domain.market import Category, Side
-from bst.domain.orders import OrderStatus, TimeInForce
+from bst.domain.orders import OrderStatus, TimeInForce, TriggerDirection
 from bst.domain.portfolio import PositionSide
 from bst.engine import BarFill, EngineConfig, MatchingEngine, SymbolSpec
 from bst.engine.market_input import bar_path
@@ -214,3 +215,17 @@ def test_feeding_a_bars_prints_one_by_one_equals_applying_the_bar() -> None:
     assert split.executions(uid, LINEAR) == whole.executions(uid, LINEAR)
     assert split.drain_events() == whole.drain_events()
     assert split.to_state() == whole.to_state()
+
+
+def test_a_conditional_market_order_touched_inside_a_bar_fills_at_its_trigger() -> None:
+    engine, uid = _engine(BarFill.NEXT_PRINT)
+    request = dataclasses.replace(
+        market(Side.SELL, "0.1"), trigger_price=D(49_800), trigger_direction=TriggerDirection.FALL
+    )
+    ack = engine.place_order(uid, request)
+    assert engine.get_order(uid, LINEAR, order_id=ack.order_id).status is OrderStatus.UNTRIGGERED
+    # open 50000, high 50100 (nearer) then the low 49500: the fall passes 49800 on the way
+    engine.apply(bar(OPEN + 60_000, ("50000", "50100", "49500", "49700"), "10"))
+    (fill,) = engine.executions(uid, LINEAR)
+    assert (fill.exec_price, fill.exec_qty, fill.is_maker) == (D(49_800), D("0.1"), False)
+    assert engine.get_order(uid, LINEAR, order_id=ack.order_id).status is OrderStatus.FILLED
