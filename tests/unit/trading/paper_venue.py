@@ -56,7 +56,7 @@ def linear_instrument(symbol: str = "BTCUSDT") -> Instrument:
         min_qty=Decimal("0.001"),
         max_qty=Decimal("1000"),
         max_market_qty=Decimal("100"),
-        min_notional=Decimal("5"),
+        min_notional=Decimal("0.5"),
         min_price=Decimal("0.1"),
         max_price=Decimal("1999999"),
     )
