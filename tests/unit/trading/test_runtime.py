@@ -28,6 +28,14 @@ from bst.trading.timers import TimerFired
 MINUTE = 60_000
 
 
+def buy_one(ctx: Context, _: object) -> None:
+    ctx.buy(Decimal("0.01"))
+
+
+def sell_one(ctx: Context, _: object) -> None:
+    ctx.sell(Decimal("0.01"))
+
+
 def closes_seen(script: Script) -> list[tuple[int, Decimal]]:
     out = []
     for name, now, what in script.seen:
@@ -175,7 +183,7 @@ async def test_a_callback_that_raises_stops_the_run_and_its_intents_are_dropped(
 
 
 async def test_fills_orders_and_positions_reach_their_callbacks_once() -> None:
-    script = Script(on_start=lambda ctx, _: ctx.buy(Decimal("0.01")) and None)
+    script = Script(on_start=buy_one)
     driver = Driver(script)
     driver.venue.mark(SYMBOL, Decimal(100), START_MS)
     await driver.start()
@@ -198,7 +206,7 @@ async def test_fills_orders_and_positions_reach_their_callbacks_once() -> None:
 
 
 async def test_repeated_and_stale_account_events_are_not_dispatched_again() -> None:
-    script = Script(on_start=lambda ctx, _: ctx.buy(Decimal("0.01")) and None)
+    script = Script(on_start=buy_one)
     driver = Driver(script)
     driver.venue.mark(SYMBOL, Decimal(100), START_MS)
     driver.runtime.start(START_MS)
@@ -216,7 +224,7 @@ async def test_repeated_and_stale_account_events_are_not_dispatched_again() -> N
 
 
 async def test_a_re_read_that_leaves_a_position_out_means_it_is_flat() -> None:
-    script = Script(on_start=lambda ctx, _: ctx.sell(Decimal("0.01")) and None)
+    script = Script(on_start=sell_one)
     driver = Driver(script)
     driver.venue.mark(SYMBOL, Decimal(100), START_MS)
     await driver.start()
