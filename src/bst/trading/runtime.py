@@ -401,7 +401,9 @@ _Inbox = asyncio.Queue[MarketEvent | AccountEvent | _End | BaseException]
 
 async def _alarm(clock: Clock, due_ms: int, inbox: _Inbox) -> None:
     """Wake the loop when the clock reaches `due_ms`."""
-    await clock.sleep(max(0.0, (due_ms - clock.now_ms()) / 1000))
+    delay_s = (due_ms - clock.now_ms()) / 1000
+    if delay_s > 0:  # a virtual clock wakes sleepers only when moved: never sleep for nothing
+        await clock.sleep(delay_s)
     inbox.put_nowait(_End.TIMER)
 
 
