@@ -71,6 +71,10 @@ class QueueFeed:
         return item
 
 
+def buy_one(ctx: Context, _: object) -> None:
+    ctx.buy(Decimal("0.01"))
+
+
 def live(script: Script, clock: ManualClock) -> tuple[StrategyRuntime, QueueFeed, QueueFeed, PaperVenue]:
     venue = PaperVenue()
     market, account = QueueFeed(), QueueFeed()
@@ -125,6 +129,19 @@ async def test_the_loop_trades_on_bars_and_hears_back_from_the_account_feed() ->
     assert venue.calls == ["place live-1"]
     assert runtime.context.position_size() == Decimal("0.010")
     assert runtime.stopped
+
+
+async def test_when_the_market_ends_what_the_account_feed_already_said_is_still_handled() -> None:
+    clock = ManualClock(START_MS)
+    script = Script(on_bar=buy_one)
+    runtime, market, account, venue = live(script, clock)
+    venue.mark(SYMBOL, Decimal(100), START_MS)
+    market.put(*klines([100]))
+    market.end()
+
+    await asyncio.wait_for(runtime.run(market, account, clock), WAIT_S)
+
+    assert script.names() == ["on_start", "on_bar", "on_fill", "on_order", "on_position", "on_stop"]
 
 
 async def test_timers_fire_when_the_clock_reaches_them_and_stop_ends_the_run() -> None:
