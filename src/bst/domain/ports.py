@@ -26,7 +26,7 @@ from bst.domain.account_events import AccountEvent
 from bst.domain.events import MarketEvent
 from bst.domain.instrument import Instrument
 from bst.domain.market import Bar, Category, Interval
-from bst.domain.orders import AmendRequest, Execution, Order, OrderAck, OrderRequest
+from bst.domain.orders import AmendRequest, Execution, Order, OrderAck, OrderFilter, OrderRequest
 from bst.domain.portfolio import Position, WalletBalance
 
 
@@ -52,9 +52,19 @@ class OrderGateway(Protocol):
         ...
 
     async def cancel_order(
-        self, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
+        self,
+        category: Category,
+        symbol: str,
+        *,
+        order_id: str = "",
+        order_link_id: str = "",
+        order_filter: OrderFilter | None = None,
     ) -> OrderAck:
-        """Cancel one open order, by orderId (wins) or orderLinkId."""
+        """Cancel one open order, by orderId (wins) or orderLinkId.
+
+        Spot finds a conditional or TP/SL order only under its `order_filter` (StopOrder, tpslOrder),
+        as Bybit does; plain orders need none.
+        """
         ...
 
     async def cancel_all_orders(

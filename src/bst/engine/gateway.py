@@ -57,7 +57,7 @@ from bst.domain.events import MarketEvent
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category
 from bst.domain.order_rules import prepare_order
-from bst.domain.orders import AmendRequest, Execution, Order, OrderAck, OrderRequest
+from bst.domain.orders import AmendRequest, Execution, Order, OrderAck, OrderFilter, OrderRequest
 from bst.domain.portfolio import Position, WalletBalance
 from bst.engine.config import FeeSchedule
 from bst.engine.core import MatchingEngine
@@ -155,13 +155,24 @@ class EngineGateway:
         return await self._answer(ack)
 
     async def cancel_order(
-        self, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
+        self,
+        category: Category,
+        symbol: str,
+        *,
+        order_id: str = "",
+        order_link_id: str = "",
+        order_filter: OrderFilter | None = None,
     ) -> OrderAck:
         """Cancel one open order (orderId wins over orderLinkId); 110001/170213 when it is not open."""
         if not order_id and not order_link_id:
             raise OrderValidationError("cancel needs an orderId or an orderLinkId")
         ack = self._engine.cancel_order(
-            self.uid, category, symbol, order_id=order_id, order_link_id=order_link_id
+            self.uid,
+            category,
+            symbol,
+            order_id=order_id,
+            order_link_id=order_link_id,
+            order_filter=order_filter,
         )
         return await self._answer(ack)
 

@@ -38,7 +38,7 @@ from bst.bybit.retcodes import RetCode
 from bst.bybit.signing import verify_rest_signature
 from bst.domain.errors import BybitAPIError
 from bst.domain.market import Category
-from bst.domain.orders import ExecType, Order, OrderStatus
+from bst.domain.orders import ExecType, Order, OrderFilter, OrderStatus, StopOrderType, order_filter_of
 from bst.engine import MatchingEngine
 from bst.sim import ws_private
 from bst.sim.replies import (
@@ -236,9 +236,12 @@ class TradingRoutes:
             category = _body_category(body)
             symbol = params.text(body, "symbol", required=True)
             order_id, link = params.text(body, "orderId"), params.text(body, "orderLinkId")
+            kind = params.choice(body, "orderFilter", OrderFilter)
 
             def work(engine: MatchingEngine, uid: int) -> JSON:
-                ack = engine.cancel_order(uid, category, symbol, order_id=order_id, order_link_id=link)
+                ack = engine.cancel_order(
+                    uid, category, symbol, order_id=order_id, order_link_id=link, order_filter=kind
+                )
                 return encode_ack(ack)
 
             return category, [(category, symbol)], work
@@ -251,9 +254,23 @@ class TradingRoutes:
             category = _body_category(body)
             symbol = params.text(body, "symbol") or None
             base, settle = params.text(body, "baseCoin") or None, params.text(body, "settleCoin") or None
+            kind = params.choice(body, "orderFilter", OrderFilter)
+            stop_type = params.text(body, "stopOrderType") or None
+            if stop_type is not None and (
+                stop_type != StopOrderType.STOP or kind is not OrderFilter.STOP_ORDER
+            ):
+                raise params.invalid("stopOrderType", "only Stop, with orderFilter StopOrder")
 
             def work(engine: MatchingEngine, uid: int) -> JSON:
-                acks = engine.cancel_all(uid, category, symbol=symbol, base_coin=base, settle_coin=settle)
+                acks = engine.cancel_all(
+                    uid,
+                    category,
+                    symbol=symbol,
+                    base_coin=base,
+                    settle_coin=settle,
+                    order_filter=kind,
+                    stop_order_type=stop_type,
+                )
                 return {"list": [encode_ack(a) for a in acks], "success": "1"}
 
             return category, [(category, symbol)] if symbol else [], work
@@ -305,6 +322,7 @@ class TradingRoutes:
                 )
             order_id, link = text_param(request, "orderId") or "", text_param(request, "orderLinkId") or ""
             open_only = int_param(request, "openOnly", low=0, high=2, default=0)
+            kind = params.choice(request.query_params, "orderFilter", OrderFilter)
 
             def work(engine: MatchingEngine, uid: int) -> JSON:
                 orders = engine.open_orders(uid, category, symbol=symbol, base_coin=base, settle_coin=settle)
@@ -315,7 +333,11 @@ class TradingRoutes:
                     orders = [o for o in orders if _named(o, order_id, link)] or _lookup(
                         engine, uid, category, order_id, link
                     )
-                items = [encode_order(o) for o in orders if _coins_match(engine, o, base, settle)]
+                items = [
+                    encode_order(o)
+                    for o in orders
+                    if _coins_match(engine, o, base, settle) and _of_kind(o, kind)
+                ]
                 return _paged(items, request, category, high=50, default=20)
 
             return category, [(category, symbol)] if symbol else [], work
@@ -335,6 +357,7 @@ class TradingRoutes:
             except ValueError:
                 raise ParamError(f"params error: orderStatus invalid: {status_text}") from None
             start, end = _time_window(request, now_ms)
+            kind = params.choice(request.query_params, "orderFilter", OrderFilter)
 
             def work(engine: MatchingEngine, uid: int) -> JSON:
                 orders = engine.open_orders(uid, category, symbol=symbol) + engine.closed_orders(
@@ -347,6 +370,7 @@ class TradingRoutes:
                     and (status is None or o.status is status)
                     and (not (order_id or link) or _named(o, order_id, link))
                     and _coins_match(engine, o, base, settle)
+                    and _of_kind(o, kind)
                 ]
                 orders.sort(key=lambda o: o.created_time_ms, reverse=True)
                 return _paged([encode_order(o) for o in orders], request, category, high=50, default=20)
@@ -431,6 +455,10 @@ class TradingRoutes:
 
 def _named(order: Order, order_id: str, link: str) -> bool:
     return order.order_id == order_id if order_id else order.order_link_id == link
+
+
+def _of_kind(order: Order, kind: OrderFilter | None) -> bool:
+    return kind is None or order_filter_of(order.stop_order_type) is kind
 
 
 def _lookup(engine: MatchingEngine, uid: int, category: Category, order_id: str, link: str) -> list[Order]:
