@@ -2,6 +2,10 @@
 
 Run: python -m bench sim            (everything)
      python -m bench.bench_sim pages  (only the symbol-year of kline pages, the serving-speed figure)
+     python -m bench.bench_sim pages --baseline DIR
+                                      (the same, alternating runs with a sim imported from DIR, the
+                                      `src` of another checkout, e.g. `git archive 0ac7739 src | tar -x
+                                      -C /tmp/base`, so the ratio is measured under the same load)
 
 The symbol-year figure runs `bst sim` as its own process, as a user runs it, and reads that process's
 CPU time from /proc (every thread included: the event loop and the threadpool workers), so the server's
@@ -154,11 +158,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def sim_process(*args: str) -> Iterator[tuple[str, int]]:
-    """Run `bst sim` (seed 1) in its own process; yield its base URL and pid once it answers."""
+def sim_process(*args: str, source: str | None = None) -> Iterator[tuple[str, int]]:
+    """Run `bst sim` (seed 1) in its own process; yield its base URL and pid once it answers.
+
+    `source`: a directory holding another `bst` package to run instead of the installed one.
+    """
     port = _free_port()
     cmd = [sys.executable, "-m", "bst.cli.main", "sim", "--port", str(port), "--seed", "1", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "PYTHONPATH": source} if source else None
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -197,9 +205,12 @@ def year_page_params(symbol: str = "BTCUSDT") -> Iterator[dict[str, str | int]]:
         end = first - MINUTE_MS
 
 
-def serve_year_of_pages() -> PagesRun:
+def serve_year_of_pages(source: str | None = None) -> PagesRun:
     """Return the figures of one symbol-year of pages from a fresh sim process (IP limit off)."""
-    with sim_process("--ip-limit", "off") as (base, pid), httpx.Client(base_url=base) as client:
+    with (
+        sim_process("--ip-limit", "off", source=source) as (base, pid),
+        httpx.Client(base_url=base) as client,
+    ):
         # Warm-up on another year, so imports and first-call costs are not counted.
         client.get(
             "/v5/market/kline", params={**next(year_page_params()), "start": 0, "end": YEAR_START_MS - 1}
@@ -225,28 +236,48 @@ def _load() -> str:
     return f"load average {one:.2f} (5 min {five:.2f}) on {os.cpu_count()} cores"
 
 
-def bench_year_of_pages(runs: int = PAGE_RUNS) -> list[PagesRun]:
-    """Print the symbol-year of 1-minute pages served to one sequential client: best, median, spread."""
-    print(f"server     1 year of 1m kline pages, fresh `bst sim` process per run, {_load()} before")
-    results = []
-    for i in range(runs):
-        run = serve_year_of_pages()
-        results.append(run)
-        print(
-            f"  run {i + 1}: {run.pages} pages, {run.bars:,} bars  wall {run.wall_s:5.2f} s"
-            f"  sim CPU {run.server_cpu_s:5.2f} s ({run.server_cpu_s / run.pages * 1000:5.2f} ms/page)"
-            f"  client CPU {run.client_cpu_s:5.2f} s"
-        )
+def _summary(label: str, results: list[PagesRun]) -> str:
     walls = sorted(r.wall_s for r in results)
     cpus = sorted(r.server_cpu_s for r in results)
-    print(
-        f"server     1 year of 1m kline pages ({results[0].pages} sequential requests)"
+    return (
+        f"{label} ({results[0].pages} sequential requests)"
         f"  sim CPU best {cpus[0]:5.2f} s, median {statistics.median(cpus):5.2f} s"
         f" (range {cpus[0]:.2f}-{cpus[-1]:.2f})"
         f"  wall best {walls[0]:5.2f} s, median {statistics.median(walls):5.2f} s"
-        f" (range {walls[0]:.2f}-{walls[-1]:.2f}); {_load()} after"
+        f" (range {walls[0]:.2f}-{walls[-1]:.2f})"
     )
-    return results
+
+
+def bench_year_of_pages(runs: int = PAGE_RUNS, baseline: str | None = None) -> None:
+    """Print the symbol-year of 1-minute pages served to one sequential client: best, median, spread.
+
+    With `baseline`, runs alternate between that source tree and this one, and the ratios compare
+    the two under the same load.
+    """
+    print(f"server     1 year of 1m kline pages, fresh `bst sim` process per run, {_load()} before")
+    sources = {"this": None} if baseline is None else {"baseline": baseline, "this": None}
+    results: dict[str, list[PagesRun]] = {name: [] for name in sources}
+    for i in range(runs):
+        for name, source in sources.items():
+            run = serve_year_of_pages(source)
+            results[name].append(run)
+            print(
+                f"  run {i + 1} {name:8}: {run.pages} pages, {run.bars:,} bars  wall {run.wall_s:5.2f} s"
+                f"  sim CPU {run.server_cpu_s:5.2f} s ({run.server_cpu_s / run.pages * 1000:5.2f} ms/page)"
+                f"  client CPU {run.client_cpu_s:5.2f} s  {_load()}"
+            )
+    for name, found in results.items():
+        print(_summary(f"server     1 year of 1m kline pages, {name}", found))
+    if baseline is not None:
+        base, this = results["baseline"], results["this"]
+        cpu = [b.server_cpu_s / t.server_cpu_s for b, t in zip(base, this, strict=True)]
+        wall = [b.wall_s / t.wall_s for b, t in zip(base, this, strict=True)]
+        print(
+            f"server     baseline / this, run by run: sim CPU {min(cpu):.2f}-{max(cpu):.2f}x"
+            f" (median {statistics.median(cpu):.2f}x), wall {min(wall):.2f}-{max(wall):.2f}x"
+            f" (median {statistics.median(wall):.2f}x)"
+        )
+    print(f"server     {_load()} after")
 
 
 def main() -> None:
@@ -257,7 +288,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["pages"]:
-        bench_year_of_pages()
+    if sys.argv[1:2] == ["pages"]:
+        rest = sys.argv[2:]
+        bench_year_of_pages(baseline=rest[1] if rest[:1] == ["--baseline"] and len(rest) == 2 else None)
     else:
         main()

@@ -19,6 +19,7 @@ the same seed gives the same integers on every run with the locked numpy.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import zlib
@@ -417,23 +418,29 @@ def maintenance_windows(seed: int, category: Category, start_ms: int, end_ms: in
     Derivatives (linear, inverse) share one schedule, spot has its own. About one week in five has a
     window of 3-20 minutes starting between 02:00 and 06:00 UTC on some day of that week.
     """
-    venue = stable_id("maintenance:spot" if category is Category.SPOT else "maintenance:derivatives")
+    spot = category is Category.SPOT
     first_week = (start_ms - _MONDAY_OFFSET_MS) // WEEK_MS
     last_week = (end_ms - _MONDAY_OFFSET_MS) // WEEK_MS
     windows: list[tuple[int, int]] = []
     for week in range(first_week, last_week + 1):
-        rng = rng_for(seed, venue, week + 10_000, _STREAM_MAINTENANCE)
-        draws = rng.random(4)
-        if draws[0] >= 0.2:
-            continue
-        day_of_week = int(draws[1] * 7)
-        minute_of_day = 120 + int(draws[2] * 240)
-        duration_min = 3 + int(draws[3] * 18)
-        begin = _MONDAY_OFFSET_MS + week * WEEK_MS + day_of_week * DAY_MS + minute_of_day * MINUTE_MS
-        end = begin + duration_min * MINUTE_MS
-        if end > start_ms and begin <= end_ms:
-            windows.append((begin, end))
+        window = _week_maintenance(seed, spot, week)
+        if window is not None and window[1] > start_ms and window[0] <= end_ms:
+            windows.append(window)
     return windows
+
+
+@functools.lru_cache(maxsize=8192)
+def _week_maintenance(seed: int, spot: bool, week: int) -> tuple[int, int] | None:
+    """Return the maintenance window of one week, if it has one (cached: every kline page asks)."""
+    venue = stable_id("maintenance:spot" if spot else "maintenance:derivatives")
+    draws = rng_for(seed, venue, week + 10_000, _STREAM_MAINTENANCE).random(4)
+    if draws[0] >= 0.2:
+        return None
+    day_of_week = int(draws[1] * 7)
+    minute_of_day = 120 + int(draws[2] * 240)
+    duration_min = 3 + int(draws[3] * 18)
+    begin = _MONDAY_OFFSET_MS + week * WEEK_MS + day_of_week * DAY_MS + minute_of_day * MINUTE_MS
+    return begin, begin + duration_min * MINUTE_MS
 
 
 def maintenance_mask(seed: int, category: Category, minute_ms: I64) -> BOOL:

@@ -14,6 +14,7 @@ import binascii
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -122,9 +123,8 @@ class MarketRoutes:
                 end_ms=end,
                 kind=kind,
             )
-            return encode_kline_rows(
-                category, symbol, cols.to_wire_rows(price_only=kind is not PriceKind.LAST)
-            )
+            rows = orjson.Fragment(cols.wire_rows_json(price_only=kind is not PriceKind.LAST))
+            return encode_kline_rows(category, symbol, rows)
 
         return await _answer(self.state, work)
 
