@@ -1,18 +1,18 @@
 """JSON rows of decimal strings built from integer columns in numpy, without a Python object per value.
 
 A kline page is 1000 rows of 7 decimal strings. Formatting them one `str` at a time cost the sim
-about 2 ms of CPU per page. Here every value of a page is cut into 4-digit chunks looked up in a
-table of ASCII digits, all fields at once; each row becomes a fixed-width byte matrix row (quotes,
-commas and the widest value of each field) with a mask of the characters really printed, and the
-page is one boolean selection of that matrix. The text is exactly `DecimalScale.plain`'s: no
-leading zeros, no trailing fractional zeros, no exponent, "0" for zero, so the output equals
-`orjson.dumps` of the same rows of strings byte for byte.
+about 2 ms of CPU per page. Here each value is cut into 4-digit chunks, each chunk becomes one
+4-byte word by a table lookup (the tables also turn leading zeros of the whole part and trailing
+zeros of the fraction into NUL bytes), the words of a page are laid out row by row with the quotes
+and commas, and one `bytes.translate` pass (C) deletes the NULs. The text is exactly
+`DecimalScale.plain`'s: no leading zeros, no trailing fractional zeros, no exponent, "0" for zero,
+so the output equals `orjson.dumps` of the same rows of strings byte for byte.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -21,79 +21,67 @@ import numpy.typing as npt
 from bst.sim.scale import DecimalScale
 
 I64 = npt.NDArray[np.int64]
+U32 = npt.NDArray[np.uint32]
 
 _CHUNK = 4
-_CHUNK_BASE = 10**_CHUNK
+_BASE = 10**_CHUNK
 # Values at or above this take the exact Python path (int64 holds 18 full digits).
 _FAST_LIMIT = 10**18
-_POWERS = 10 ** np.arange(1, 19, dtype=np.int64)  # 10 .. 10**18
-_POSITIONS = np.arange(64, dtype=np.int64)
+_NUL = 0
 INTEGER = DecimalScale(Decimal(1))
 """The scale of plain integers (open times)."""
 
 
-def _digit_table() -> npt.NDArray[np.uint32]:
-    """Return, for every v < 10**4, its 4 ASCII digits packed so that the bytes read in order."""
-    values = np.arange(_CHUNK_BASE, dtype=np.uint32)
-    packed = np.zeros(_CHUNK_BASE, dtype=np.uint32)
-    for position in range(_CHUNK):
-        digit = (values // 10 ** (_CHUNK - 1 - position)) % 10 + ord("0")
-        packed |= digit.astype(np.uint32) << np.uint32(8 * position)
-    if np.little_endian:
-        return packed
-    return packed.byteswap()
+def _words(table: npt.NDArray[np.uint8]) -> U32:
+    """Return rows of 4 bytes as native words whose memory reads the bytes in order."""
+    return np.ascontiguousarray(table).view(np.uint32).reshape(-1)
 
 
-_DIGITS = _digit_table()
-# Trailing zero digits of each 4-digit chunk (4 for 0000).
-_TRAILING_ZEROS = sum(
-    (np.arange(_CHUNK_BASE, dtype=np.int64) % 10**k == 0).astype(np.int64) for k in range(1, _CHUNK + 1)
-)
+def _tables() -> dict[str, U32]:
+    values = np.arange(_BASE)
+    powers = 10 ** np.arange(_CHUNK - 1, -1, -1)
+    digits = (values[:, None] // powers[None, :]) % 10
+    text = (digits + ord("0")).astype(np.uint8)
+    # Leading zeros: positions before the first non-zero digit; trailing: after the last one.
+    nonzero = digits != 0
+    leading = ~np.logical_or.accumulate(nonzero, axis=1)
+    trailing = ~np.logical_or.accumulate(nonzero[:, ::-1], axis=1)[:, ::-1]
+    lead = np.where(leading, _NUL, text)
+    lead_last = lead.copy()
+    lead_last[0, -1] = ord("0")  # a whole part of 0 prints "0"
+    strip = np.where(trailing, _NUL, text)
+    dot = text[:1000].copy()
+    dot[:, 0] = ord(".")
+    dot_strip = np.where(trailing[:1000], _NUL, dot)
+    dot_strip[0, 0] = _NUL  # no fraction digit printed: no dot either
+    return {
+        "digits": _words(text),
+        "digits_or_lead": _words(np.concatenate((text, lead))),
+        "lead": _words(lead),
+        "digits_or_lead_last": _words(np.concatenate((text, lead_last))),
+        "lead_last": _words(lead_last),
+        "digits_or_strip": _words(np.concatenate((text, strip))),
+        "strip": _words(strip),
+        "dot_or_dot_strip": _words(np.concatenate((dot, dot_strip))),
+        "dot_strip": _words(dot_strip),
+    }
 
 
-def _chunks(values: I64, chunks: int) -> list[I64]:
-    """Return the 4-digit chunks of each value (< 10**(4*chunks)), most significant first."""
-    result: list[I64] = []
-    rest = values
-    for _ in range(chunks - 1):
-        rest, low = np.divmod(rest, _CHUNK_BASE)
-        result.append(low)
-    result.append(rest)
-    result.reverse()
-    return result
-
-
-@functools.lru_cache(maxsize=64)
-def _keep_patterns(fields: int, whole_chunks: int, fraction_chunks: int) -> npt.NDArray[np.uint32]:
-    """Return which bytes of a slot print, for every (whole digits, fraction digits, last field) code.
-
-    Slot layout in 4-byte units (see `rows_json`): [sep " . .] [whole digits]... [. x x x]
-    [fraction digits]... [" ] , x]. Row `(L * (4 * fraction_chunks + 1) + F) * 2 + last` is the
-    pattern of a value printing L whole digits and F fraction digits (the dot only when F > 0).
-    """
-    digits, fraction_digits = _CHUNK * whole_chunks, _CHUNK * fraction_chunks
-    width = _CHUNK * (whole_chunks + fraction_chunks + 3)
-    codes = (digits + 1) * (fraction_digits + 1) * 2
-    patterns = np.zeros((codes, width), dtype=np.bool_)
-    close = width - _CHUNK
-    for whole_len in range(1, digits + 1):
-        for fraction_len in range(fraction_digits + 1):
-            for last in (0, 1):
-                row = patterns[(whole_len * (fraction_digits + 1) + fraction_len) * 2 + last]
-                row[[0, 1, close]] = True
-                row[_CHUNK + digits - whole_len : _CHUNK + digits] = True
-                if fraction_len:
-                    row[_CHUNK + digits] = True
-                    row[2 * _CHUNK + digits : 2 * _CHUNK + digits + fraction_len] = True
-                if last:
-                    row[close + 1 : close + 3] = True
-    del fields  # part of the cache key only: callers build one table per page shape
-    return patterns.view(np.uint32)
+_T = _tables()
 
 
 def _word(text: bytes) -> int:
-    """Return 4 bytes (padded with spaces) as the native uint32 whose memory reads `text`."""
-    return int(np.frombuffer(text.ljust(_CHUNK), dtype=np.uint32)[0])
+    """Return 4 bytes (NUL-padded: NULs are deleted) as the native word that reads `text`."""
+    return int(np.frombuffer(text.ljust(_CHUNK, b"\0"), dtype=np.uint32)[0])
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Consecutive fields sharing a scale, as a (rows, fields) matrix of counts (rows as printed)."""
+
+    first_field: int
+    counts: I64
+    scale: DecimalScale
 
 
 def rows_json(fields: Sequence[tuple[I64, DecimalScale]], *, newest_first: bool = True) -> bytes:
@@ -103,56 +91,104 @@ def rows_json(fields: Sequence[tuple[I64, DecimalScale]], *, newest_first: bool 
     rows = int(fields[0][0].size) if fields else 0
     if rows == 0:
         return b"[]"
-    n_fields = len(fields)
-    places = np.array([scale.places for _, scale in fields], dtype=np.int64)
-    multipliers = np.array([scale.multiplier for _, scale in fields], dtype=np.int64)
-    counts = np.stack([c for c, _ in fields], axis=1)  # (rows, fields)
-    if newest_first:
-        counts = counts[::-1]
-    highs = counts.max(axis=0).tolist()
-    if int(counts.min()) < 0 or max(h * m for h, m in zip(highs, multipliers.tolist(), strict=True)) >= (
-        _FAST_LIMIT
-    ):
-        return _rows_json_exact(fields, newest_first=newest_first)
-    whole, fraction = np.divmod(counts * multipliers, 10**places)
-    whole_len = np.searchsorted(_POWERS, whole, side="right") + 1
-    whole_chunks = -(-int(whole_len.max()) // _CHUNK)
-    fraction_chunks = -(-int(places.max()) // _CHUNK)
-    padded = fraction * 10 ** (_CHUNK * fraction_chunks - places)
-    fraction_len = _significant_fraction_digits(padded, fraction_chunks)
+    groups: list[_Group] = []
+    start = 0
+    for i in range(1, len(fields) + 1):
+        if i == len(fields) or fields[i][1] is not fields[start][1]:
+            columns = [counts[::-1] if newest_first else counts for counts, _ in fields[start:i]]
+            groups.append(_Group(start, np.stack(columns, axis=1), fields[start][1]))
+            start = i
+    for group in groups:
+        if int(group.counts.min()) < 0 or int(group.counts.max()) * group.scale.multiplier >= _FAST_LIMIT:
+            return _rows_json_exact(fields, newest_first=newest_first)
 
-    # Every field of every row is one slot of the same width, in 4-byte units: separator ("[" for
-    # the first field, else ",") and quote; the whole part right-aligned; the dot; the fraction
-    # left-aligned; quote, and "]," after the last field. A table says which bytes print.
-    units = whole_chunks + fraction_chunks + 3
-    slots = np.empty((rows, n_fields, units), dtype=np.uint32)
-    slots[:, :, 0] = [_word(b'["')] + [_word(b',"')] * (n_fields - 1)
-    for c, chunk in enumerate(_chunks(whole, whole_chunks)):
-        slots[:, :, 1 + c] = _DIGITS.take(chunk)
-    slots[:, :, 1 + whole_chunks] = _word(b".")
-    for c, chunk in enumerate(_chunks(padded, fraction_chunks)):
-        slots[:, :, 2 + whole_chunks + c] = _DIGITS.take(chunk)
-    slots[:, :, units - 1] = _word(b'"],')
-    last = np.zeros(n_fields, dtype=np.int64)
-    last[-1] = 1
-    code = (whole_len * (_CHUNK * fraction_chunks + 1) + fraction_len) * 2 + last
-    keep = _keep_patterns(n_fields, whole_chunks, fraction_chunks).take(code, axis=0).view(np.bool_)
-    keep[-1, -1, -2] = False  # no comma after the last row
-    body: bytes = slots.view(np.uint8)[keep].tobytes()
-    return b"[" + body + b"]"
+    # Each row is a run of 4-byte words: per field a separator ('["' first, else '","'), the whole
+    # part's words, the fraction's words ('.ddd', then 'dddd'...); then '"],'. NUL bytes (leading
+    # and trailing zeros, padding) are deleted at the end by one bytes.translate pass.
+    layouts = [_layout(group) for group in groups]
+    width = sum(len(group.counts[0]) * units for group, (_, _, units) in zip(groups, layouts, strict=True))
+    words = np.empty((rows, width + 1), dtype=np.uint32)
+    offset = 0
+    for group, (whole_chunks, fraction_chunks, units) in zip(groups, layouts, strict=True):
+        n = group.counts.shape[1]
+        slots = words[:, offset : offset + n * units].reshape(rows, n, units)
+        offset += n * units
+        separators = [_word(b'","')] * n
+        if group.first_field == 0:
+            separators[0] = _word(b'["')
+        slots[:, :, 0] = separators
+        scale = group.scale
+        scaled = group.counts * scale.multiplier if scale.multiplier != 1 else group.counts
+        if scale.places:
+            whole, fraction = np.divmod(scaled, 10**scale.places)
+            _fill_fraction(slots[:, :, 1 + whole_chunks :], fraction, scale.places, fraction_chunks)
+        else:
+            whole = scaled
+        _fill_whole(slots[:, :, 1 : 1 + whole_chunks], whole, whole_chunks)
+    words[:, -1] = _word(b'"],')
+    words[-1, -1] = _word(b'"]')  # no comma after the last row
+    return b"[" + words.tobytes().translate(None, b"\0") + b"]"
 
 
-def _significant_fraction_digits(padded: I64, chunks: int) -> I64:
-    """Return how many leading digits of each left-aligned `4 * chunks`-digit fraction are printed."""
-    zeros = np.zeros(padded.shape, dtype=np.int64)
-    found = np.zeros(padded.shape, dtype=np.bool_)
-    rest = padded
-    for _ in range(chunks):
-        rest, low = np.divmod(rest, _CHUNK_BASE)
-        zeros += np.where(found, 0, _TRAILING_ZEROS.take(low))
-        found |= low != 0
-    result: I64 = _CHUNK * chunks - zeros
+def _layout(group: _Group) -> tuple[int, int, int]:
+    """Return the whole-part words, fraction words and words per field of a group."""
+    scale = group.scale
+    widest = int(group.counts.max()) * scale.multiplier // 10**scale.places
+    whole_chunks = max(1, -(-len(str(widest)) // _CHUNK))
+    fraction_chunks = -(-(scale.places + 1) // _CHUNK) if scale.places else 0
+    return whole_chunks, fraction_chunks, 1 + whole_chunks + fraction_chunks
+
+
+def _chunks(values: I64, sizes: list[int]) -> list[I64]:
+    """Return the chunks of each value, most significant first, chunk i holding `sizes[i]` digits."""
+    result: list[I64] = []
+    rest = values
+    for size in reversed(sizes[1:]):
+        rest, low = np.divmod(rest, 10**size)
+        result.append(low)
+    result.append(rest)
+    result.reverse()
     return result
+
+
+def _fill_whole(out: U32, whole: I64, chunks: int) -> None:
+    """Write the words of whole parts (< 10**(4*chunks)): digits, leading zeros as NUL, 0 as "0"."""
+    low = int(whole.min())
+    for c, chunk in enumerate(_chunks(whole, [_CHUNK] * chunks)):
+        last = c == chunks - 1
+        if c == 0:
+            # Zeros at the top of the top word are always leading zeros.
+            out[..., c] = (_T["lead_last"] if last else _T["lead"]).take(chunk)
+            continue
+        # Below the top word, zeros are leading only where every word above is zero.
+        bound = 10 ** (_CHUNK * (chunks - c))
+        if low >= bound:
+            out[..., c] = _T["digits"].take(chunk)
+        else:
+            table = _T["digits_or_lead_last"] if last else _T["digits_or_lead"]
+            out[..., c] = table.take(chunk + _BASE * (whole < bound))
+
+
+def _fill_fraction(out: U32, fraction: I64, places: int, chunks: int) -> None:
+    """Write the words of fractions of `places` digits: '.ddd' then 'dddd'..., trailing zeros as NUL
+    (and no dot at all for a zero fraction)."""
+    digits = _CHUNK * chunks - 1
+    padded = fraction * 10 ** (digits - places) if digits != places else fraction
+    parts = _chunks(padded, [_CHUNK - 1] + [_CHUNK] * (chunks - 1))
+    # A word's trailing zeros are dropped only where every word after it is zero.
+    later_zero: npt.NDArray[np.bool_] | None = None
+    for k in range(chunks - 1, -1, -1):
+        part = parts[k]
+        if k == 0:
+            table, plain = _T["dot_strip"], _T["dot_or_dot_strip"]
+        else:
+            table, plain = _T["strip"], _T["digits_or_strip"]
+        if later_zero is None:
+            out[..., k] = table.take(part)
+            later_zero = part == 0
+        else:
+            out[..., k] = plain.take(part + (1000 if k == 0 else _BASE) * later_zero)
+            later_zero &= part == 0
 
 
 def _rows_json_exact(fields: Sequence[tuple[I64, DecimalScale]], *, newest_first: bool) -> bytes:
