@@ -24,6 +24,7 @@ import math
 import threading
 import zlib
 from collections import OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -223,6 +224,7 @@ class InstrumentPath:
         self._inverse_factor = spec.inverse_turnover_factor if spec.is_inverse else 0
         self._days: OrderedDict[int, DayBlock] = OrderedDict()
         self._times: OrderedDict[int, DayTrades] = OrderedDict()
+        self._computing: dict[int, Future[DayBlock]] = {}
         self._lock = threading.Lock()
         self.launch_minute_ms = spec.launch_ms - spec.launch_ms % MINUTE_MS
 
@@ -231,17 +233,35 @@ class InstrumentPath:
         return max(1, round(math.exp(self.coin.log_anchor(day)) / self._tick))
 
     def day(self, day: int) -> DayBlock:
-        """Return one day (cached: the server asks for the same recent days again and again)."""
+        """Return one day (cached: the server asks for the same recent days again and again).
+
+        A day asked for by several threads at once is computed once: a downloader's concurrent
+        pages often share a day, and each computation is about a millisecond of CPU.
+        """
         with self._lock:
             cached = self._days.get(day)
             if cached is not None:
                 self._days.move_to_end(day)
                 return cached
-        computed = self.block(day, 1)
+            pending = self._computing.get(day)
+            owner = pending is None
+            if pending is None:
+                pending = self._computing[day] = Future()
+        if not owner:
+            return pending.result()
+        try:
+            computed = self.block(day, 1)
+        except BaseException as e:
+            with self._lock:
+                del self._computing[day]
+            pending.set_exception(e)
+            raise
         with self._lock:
             self._days[day] = computed
             while len(self._days) > self._CACHE_DAYS:
                 self._days.popitem(last=False)
+            del self._computing[day]
+        pending.set_result(computed)
         return computed
 
     def _draw(self, day: int) -> _DayDraws:
