@@ -387,14 +387,19 @@ class InstrumentPath:
         c = close.astype(np.float64)
         ia = first.astype(np.float64)
         ib = second.astype(np.float64)
-        slot = np.arange(k, dtype=np.float64)[:, None]
         # Piecewise-linear path open -> vertex a -> vertex b -> close; each vertex lands exactly on
-        # its slot because (p1 - p0) * (s - s0) / (s1 - s0) is exactly p1 - p0 when s == s1.
+        # its slot because (p1 - p0) * (s - s0) / (s1 - s0) is exactly p1 - p0 when s == s1. So the
+        # first slot is exactly the open and the last exactly the close: only the slots between are
+        # computed (a sixth to a third less work, bit for bit the same prices).
+        slot = np.arange(1, k - 1, dtype=np.float64)[:, None]
         seg0 = o + (vertex_a - o) * slot / ia
         seg1 = vertex_a + (vertex_b - vertex_a) * (slot - ia) / (ib - ia)
         seg2 = vertex_b + (c - vertex_b) * (slot - ib) / ((k - 1) - ib)
         path = np.where(slot <= ia, seg0, np.where(slot <= ib, seg1, seg2))
-        price = np.rint(path).astype(np.int64)
+        price = np.empty((k, open_.size), dtype=np.int64)
+        price[0] = open_
+        price[1:-1] = np.rint(path)
+        price[-1] = close
 
         cumulative = np.cumsum(weights, axis=0)
         spare = (volume - k).astype(np.float64)

@@ -6,10 +6,14 @@ from decimal import Decimal
 
 import numpy as np
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bst.sim.catalog import DEFAULT_INSTRUMENTS
+from bst.domain.market import Category, Interval
+from bst.sim.catalog import DEFAULT_INSTRUMENTS, InstrumentSpec, utc_ms
+from bst.sim.columns import PriceKind
+from bst.sim.generator import MarketGenerator
 from bst.sim.scale import DecimalScale
 from bst.sim.wire_text import INTEGER, rows_json
 
@@ -53,7 +57,7 @@ def pages(draw: st.DrawFn) -> list[tuple[np.ndarray, DecimalScale]]:
     return fields
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(fields=pages(), newest_first=st.booleans())
 def test_rows_json_equals_orjson_of_plain_strings(
     fields: list[tuple[np.ndarray, DecimalScale]], newest_first: bool
@@ -91,3 +95,22 @@ def test_known_page_text() -> None:
 def test_no_rows_is_an_empty_list() -> None:
     assert rows_json([(np.empty(0, dtype=np.int64), INTEGER)]) == b"[]"
     assert rows_json([]) == b"[]"
+
+
+@pytest.mark.parametrize("spec", DEFAULT_INSTRUMENTS, ids=lambda s: s.key)
+def test_generated_pages_match_the_per_row_strings(spec: InstrumentSpec) -> None:
+    gen = MarketGenerator(seed=3)
+    now_ms = utc_ms("2024-06-01T12:00") + 30_500  # mid-minute: the newest bar is partial
+    for interval, limit in ((Interval.M1, 300), (Interval.M15, 100), (Interval.D1, 3)):
+        for kind in PriceKind:
+            if kind is not PriceKind.LAST and spec.category is Category.SPOT:
+                continue
+            cols = gen.kline_window(
+                spec.symbol, interval, category=spec.category, limit=limit, now_ms=now_ms, kind=kind
+            )
+            price_only = kind is not PriceKind.LAST
+
+            assert len(cols) == limit
+            assert cols.wire_rows_json(price_only=price_only) == orjson.dumps(
+                cols.to_wire_rows(price_only=price_only)
+            )
