@@ -401,7 +401,12 @@ class InstrumentPath:
         price[1:-1] = np.rint(path)
         price[-1] = close
 
-        cumulative = np.cumsum(weights, axis=0)
+        # Row by row, as np.cumsum adds (so bit for bit the same), but several times faster than
+        # np.cumsum along the short first axis.
+        cumulative = np.empty_like(weights)
+        cumulative[0] = weights[0]
+        for row in range(1, k):
+            np.add(cumulative[row - 1], weights[row], out=cumulative[row])
         spare = (volume - k).astype(np.float64)
         alloc = np.floor(spare * cumulative / cumulative[-1]).astype(np.int64)
         alloc[-1] = volume - k

@@ -96,18 +96,22 @@ def rows_json(fields: Sequence[tuple[I64, DecimalScale]], *, newest_first: bool 
     for i in range(1, len(fields) + 1):
         if i == len(fields) or fields[i][1] is not fields[start][1]:
             columns = [counts[::-1] if newest_first else counts for counts, _ in fields[start:i]]
-            groups.append(_Group(start, np.stack(columns, axis=1), fields[start][1]))
+            matrix = columns[0][:, None] if len(columns) == 1 else np.stack(columns, axis=1)
+            scale = fields[start][1]
+            if int(matrix.min()) < 0 or int(matrix.max()) * scale.multiplier >= _FAST_LIMIT:
+                return _rows_json_exact(fields, newest_first=newest_first)
+            groups.append(_Group(start, matrix, scale))
             start = i
-    for group in groups:
-        if int(group.counts.min()) < 0 or int(group.counts.max()) * group.scale.multiplier >= _FAST_LIMIT:
-            return _rows_json_exact(fields, newest_first=newest_first)
 
     # Each row is a run of 4-byte words: per field a separator ('["' first, else '","'), the whole
     # part's words, the fraction's words ('.ddd', then 'dddd'...); then '"],'. NUL bytes (leading
-    # and trailing zeros, padding) are deleted at the end by one bytes.translate pass.
+    # and trailing zeros, padding) are deleted at the end by one bytes.translate pass. The words
+    # sit between a '[' and a ']' word, so the page is one buffer, copied once.
     layouts = [_layout(group) for group in groups]
-    width = sum(len(group.counts[0]) * units for group, (_, _, units) in zip(groups, layouts, strict=True))
-    words = np.empty((rows, width + 1), dtype=np.uint32)
+    width = sum(group.counts.shape[1] * units for group, (_, _, units) in zip(groups, layouts, strict=True))
+    buffer = np.empty(rows * (width + 1) + 2, dtype=np.uint32)
+    buffer[0], buffer[-1] = _word(b"["), _word(b"]")
+    words = buffer[1:-1].reshape(rows, width + 1)
     offset = 0
     for group, (whole_chunks, fraction_chunks, units) in zip(groups, layouts, strict=True):
         n = group.counts.shape[1]
@@ -127,7 +131,7 @@ def rows_json(fields: Sequence[tuple[I64, DecimalScale]], *, newest_first: bool 
         _fill_whole(slots[:, :, 1 : 1 + whole_chunks], whole, whole_chunks)
     words[:, -1] = _word(b'"],')
     words[-1, -1] = _word(b'"]')  # no comma after the last row
-    return b"[" + words.tobytes().translate(None, b"\0") + b"]"
+    return buffer.tobytes().translate(None, b"\0")
 
 
 def _layout(group: _Group) -> tuple[int, int, int]:
