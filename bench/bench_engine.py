@@ -1,6 +1,10 @@
 """Matching-engine throughput: orders matched per second, book/trade events per second vs resting orders.
 
-Run: `python -m bench engine`. Single process, CPU only; figures are best of 3 repetitions.
+Run: `python -m bench engine`. Single process; every figure is CPU time of this process
+(`time.process_time`, so other jobs on a shared machine do not count), best of 3 repetitions.
+Market data goes in both ways: the direct calls with Decimal levels (`on_book_delta`, `on_trade`)
+and the domain's market events through `MatchingEngine.apply` (exchange strings, converted once),
+merged from several sources by the `Feeder`.
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
+from bst.domain.events import BookUpdate, KlineUpdate, MarketEvent, TradesUpdate
 from bst.domain.instrument import Instrument
-from bst.domain.market import Category, Side
+from bst.domain.market import Bar, Category, Interval, Side, Trade
 from bst.domain.orders import OrderRequest, OrderType, TimeInForce
-from bst.engine import EngineConfig, MatchingEngine, SymbolSpec
+from bst.engine import EngineConfig, Feeder, MatchingEngine, SymbolSpec
 
 D = Decimal
 SYMBOL = "BTCUSDT"
@@ -83,9 +88,9 @@ def bench_taker_orders(count: int, *, events: bool, levels: int) -> float:
         refresh = [[(p, D(0)) for p, _ in side[:levels]] + list(side[:levels]) for side in (asks, bids)]
         elapsed = 0.0
         for i in range(count):
-            start = time.perf_counter()
+            start = time.process_time()
             engine.place_order(uid, requests[i % 2])
-            elapsed += time.perf_counter() - start
+            elapsed += time.process_time() - start
             if levels > 1:
                 if i % 2 == 0:
                     engine.on_book_delta(SYMBOL, [], refresh[0], T0 + i)
@@ -104,7 +109,7 @@ def bench_resting_orders(count: int) -> float:
     def run() -> float:
         engine, uid = _engine(events=True)
         rng = random.Random(1)
-        start = time.perf_counter()
+        start = time.process_time()
         acks = []
         for _ in range(count):
             side = rng.choice((Side.BUY, Side.SELL))
@@ -117,7 +122,7 @@ def bench_resting_orders(count: int) -> float:
         for ack in acks:
             engine.cancel_order(uid, Category.LINEAR, SYMBOL, order_id=ack.order_id)
         engine.drain_events()
-        return 2 * count / (time.perf_counter() - start)
+        return 2 * count / (time.process_time() - start)
 
     return _best_of(3, run)
 
@@ -148,10 +153,10 @@ def _market_data_once(resting: int, count: int, seed: int) -> tuple[float, float
             deltas.append(([(MID - TICK * level, size)], []))
         else:
             deltas.append(([], [(MID + TICK * level, size)]))
-    start = time.perf_counter()
+    start = time.process_time()
     for i, (bids, asks) in enumerate(deltas):
         engine.on_book_delta(SYMBOL, bids, asks, T0 + 1 + i)
-    delta_rate = count / (time.perf_counter() - start)
+    delta_rate = count / (time.process_time() - start)
     trades = [
         (
             MID + TICK * rng.randint(-DEPTH, DEPTH),
@@ -160,11 +165,107 @@ def _market_data_once(resting: int, count: int, seed: int) -> tuple[float, float
         )
         for _ in range(count)
     ]
-    start = time.perf_counter()
+    start = time.process_time()
     for i, (price, size, side) in enumerate(trades):
         engine.on_trade(SYMBOL, price, size, side, T0 + 1 + count + i)
-    trade_rate = count / (time.perf_counter() - start)
+    trade_rate = count / (time.process_time() - start)
     return delta_rate, trade_rate
+
+
+def _rest_orders(engine: MatchingEngine, uid: int, resting: int, rng: random.Random) -> None:
+    for _ in range(resting):
+        side = rng.choice((Side.BUY, Side.SELL))
+        distance = TICK * rng.randint(60, 400)
+        price = MID - distance if side is Side.BUY else MID + distance
+        engine.place_order(
+            uid,
+            OrderRequest(Category.LINEAR, SYMBOL, side, OrderType.LIMIT, D("0.01"), price, TimeInForce.GTC),
+        )
+    engine.drain_events()
+
+
+def _delta_events(rng: random.Random, count: int, t0: int) -> list[BookUpdate]:
+    events = []
+    for i in range(count):
+        level = rng.randint(1, DEPTH)
+        size = f"{rng.randint(0, 50) / 10:.3f}"
+        bid = rng.random() < 0.5
+        price = str(MID - TICK * level if bid else MID + TICK * level)
+        levels = [[price, size]]
+        events.append(
+            BookUpdate(
+                Category.LINEAR, SYMBOL, DEPTH, False, levels if bid else [], [] if bid else levels,
+                i + 2, None, t0 + i, None, t0 + i,
+            )
+        )  # fmt: skip
+    return events
+
+
+def _trade_events(rng: random.Random, count: int, t0: int) -> list[TradesUpdate]:
+    events = []
+    for i in range(count):
+        price = MID + TICK * rng.randint(-DEPTH, DEPTH)
+        side = rng.choice((Side.BUY, Side.SELL))
+        trade = Trade(t0 + i, SYMBOL, side, price, D(rng.randint(1, 20)) / 100, "")
+        events.append(TradesUpdate(Category.LINEAR, SYMBOL, (trade,), t0 + i, t0 + i))
+    return events
+
+
+def bench_apply(resting: int, count: int) -> tuple[float, float, float]:
+    """Return (book deltas/s, trades/s, merged events/s) through `apply` and the `Feeder` (best of 3).
+
+    The feeder figure merges the same deltas and trades from two sources (one event per ms each).
+    """
+    rates = []
+    for seed in range(3):
+        rng = random.Random(seed)
+        deltas = _delta_events(rng, count, T0 + 1)
+        trades = _trade_events(rng, count, T0 + 1 + count)
+        engine, uid = _engine(events=True)
+        _rest_orders(engine, uid, resting, rng)
+        start = time.process_time()
+        for event in deltas:
+            engine.apply(event)
+        delta_rate = count / (time.process_time() - start)
+        start = time.process_time()
+        for event in trades:
+            engine.apply(event)
+        trade_rate = count / (time.process_time() - start)
+        engine, uid = _engine(events=True)
+        _rest_orders(engine, uid, resting, random.Random(seed))
+        shifted = _trade_events(random.Random(seed), count, T0 + 1)
+        sources: list[list[MarketEvent]] = [list(deltas), list(shifted)]
+        start = time.process_time()
+        Feeder(engine, sources).run()
+        feed_rate = 2 * count / (time.process_time() - start)
+        rates.append((delta_rate, trade_rate, feed_rate))
+    return max(r[0] for r in rates), max(r[1] for r in rates), max(r[2] for r in rates)
+
+
+def bench_bars(resting: int, count: int) -> float:
+    """Return confirmed 1-minute bars/s through `apply` with `resting` orders around the path (best of 3)."""
+
+    def run() -> float:
+        rng = random.Random(5)
+        engine, uid = _engine(events=True)
+        _rest_orders(engine, uid, resting, rng)
+        open_ms = T0 + 60_000
+        bars = []
+        price = MID
+        for _ in range(count):
+            close = price + TICK * rng.randint(-200, 200)
+            high = max(price, close) + TICK * rng.randint(0, 300)
+            low = min(price, close) - TICK * rng.randint(0, 300)
+            bar = Bar(open_ms, price, high, low, close, D("0.02"), D("0.02") * close)
+            bars.append(KlineUpdate.closed(Category.LINEAR, SYMBOL, Interval.M1, bar))
+            price, open_ms = close, open_ms + 60_000
+        start = time.process_time()
+        for event in bars:
+            engine.apply(event)
+            engine.drain_events()
+        return count / (time.process_time() - start)
+
+    return _best_of(3, run)
 
 
 def bench_maker_fills(resting: int) -> float:
@@ -183,9 +284,9 @@ def _sweep_once(resting: int) -> float:
             ),
         )
     engine.drain_events()
-    start = time.perf_counter()
+    start = time.process_time()
     engine.on_trade(SYMBOL, MID - TICK * 201, D(10) ** 6, Side.SELL, T0 + 1)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     fills = sum(1 for _ in engine.drain_events())
     assert engine.open_orders(uid, Category.LINEAR) == [], "every resting order should have filled"
     return resting / elapsed if fills else 0.0
@@ -214,6 +315,12 @@ def main() -> None:
         deltas, trades = bench_market_data(resting, 10_000)
         _row(f"book deltas with {resting:,} resting orders", deltas, "events/s")
         _row(f"public trades with {resting:,} resting orders", trades, "events/s")
+    for resting in (0, 1_000):
+        deltas, trades, merged = bench_apply(resting, 10_000)
+        _row(f"apply(BookUpdate) deltas with {resting:,} resting orders", deltas, "events/s")
+        _row(f"apply(TradesUpdate) with {resting:,} resting orders", trades, "events/s")
+        _row(f"Feeder, deltas + trades merged, {resting:,} resting orders", merged, "events/s")
+    _row("apply(KlineUpdate) 1-minute bars, 1,000 resting orders", bench_bars(1_000, 2_000), "bars/s")
     _row("one trade sweeping 2,000 resting orders", bench_maker_fills(2_000), "maker fills/s")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bst.domain.clock import SystemClock
+from bst.sim.faults import FaultConfig, FaultKind
 from bst.sim.server import SimServer
 from bst.sim.state import SimConfig
 from bst.sim.trading_desk import ApiAccount, TradingConfig, install
@@ -102,3 +103,36 @@ def test_refused_orders_and_bad_credentials_are_one_line(trading_sim: SimServer)
     assert "authentication failed" in wrong.stderr
     assert "not-the-secret" not in wrong.stderr
     assert "Traceback" not in wrong.stderr + tiny.stderr + duplicate.stderr
+
+
+def test_order_commands_settle_lost_replies_through_the_execution_policy(trading_sim: SimServer) -> None:
+    trading_sim.set_faults(
+        FaultConfig(
+            script=(FaultKind.DROP, FaultKind.DROP), path_prefixes=("/v5/order/create", "/v5/order/cancel")
+        )
+    )
+    placed = bst(trading_sim, "order", "buy", "BTCUSDT", "0.01", "--limit", "1000", "--link-id", "cli-lost-1")
+    cancelled = bst(trading_sim, "order", "cancel", "BTCUSDT", "--link-id", "cli-lost-1")
+    closed = json.loads(bst(trading_sim, "orders", "--history", "--json").stdout)
+
+    # Both replies were cut after the sim acted; each command looked the order up and reported it.
+    assert placed.returncode == 0, placed.stderr
+    assert "orderLinkId=cli-lost-1 status=New" in placed.stdout
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "cancelled 1 order(s)" in cancelled.stdout
+    assert [(o["orderLinkId"], o["status"]) for o in closed] == [("cli-lost-1", "Cancelled")]
+
+    # A create whose reply is lost while every lookup fails: the outcome is unknown, and said so.
+    lookups_fail = (FaultKind.HTTP_5XX,) * 60
+    trading_sim.set_faults(
+        FaultConfig(
+            script=(FaultKind.DROP, *lookups_fail), path_prefixes=("/v5/order/create", "/v5/order/realtime")
+        )
+    )
+    unknown = bst(
+        trading_sim, "order", "buy", "BTCUSDT", "0.01", "--limit", "1000", "--link-id", "cli-lost-2"
+    )
+    assert unknown.returncode == 1
+    assert unknown.stderr.count("\n") == 1
+    assert "cli-lost-2: outcome unknown" in unknown.stderr
+    assert "Traceback" not in unknown.stderr

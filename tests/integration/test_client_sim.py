@@ -67,7 +67,9 @@ async def test_instruments_follow_the_cursor_through_every_page(sim: Any) -> Non
     async with client_for(sim) as client:
         one_page = await client.get_instruments(Category.LINEAR)
         paged = await client.get_instruments(Category.LINEAR, page_limit=1)
-        btc = await client.get_instrument(Category.LINEAR, "btcusdt")
+        btc = await client.get_instrument(Category.LINEAR, "BTCUSDT")
+        with pytest.raises(e.BybitSymbolNotFoundError):  # sent as given: Bybit wants upper case
+            await client.get_instrument(Category.LINEAR, "btcusdt")
     assert len(one_page) >= 3
     assert paged == one_page
     assert btc == sim.generator.instrument(Category.LINEAR, "BTCUSDT")

@@ -169,7 +169,13 @@ def outcome(reply: httpx.Response) -> str:
 @pytest.mark.parametrize(
     ("payload", "error"),
     [
-        ({"error_rate": 2}, "error_rate must be within [0, 1], got 2.0"),
+        ({"error_rate": 2}, "error_rate must be within [0, 1], got 2"),
+        (
+            {"latency_ms": 1e308},
+            "latency_ms must be a number within [0, 60000]: too large "
+            "(at most 18 digits before the decimal point)",
+        ),
+        ({"timeout_hold_s": "NaN"}, "timeout_hold_s must be a number within [0, 600]: not a finite number"),
         ({"wobble": 1}, "unknown fault setting(s): wobble"),
     ],
 )

@@ -1,11 +1,12 @@
 """Kline pages are byte-for-byte what the sim served before its fast path (issue 8, item 7).
 
 `PINNED` holds the SHA-256 and length of every reply body below, recorded from the per-row
-implementation (commit 0ac7739) against the session sim (seed 20240601, clock at 2024-06-01
-12:00:30.500 UTC). Any change to a page's bytes, including key order, number spelling or the
-envelope, fails here. The cases cover every category and tick/lot shape, every interval, mark and
-index prices, the first and last pages, the partial bar of now, maintenance gaps, limits 1/200/1000,
-start/end bounds (alone, together, unaligned, outside the listing) and the parameter errors.
+implementation (commit 0ac7739; one error text re-pinned after a later decoder change) against the
+session sim (seed 20240601, clock at 2024-06-01 12:00:30.500 UTC). Any change to a page's bytes,
+including key order, number spelling or the envelope, fails here. The cases cover every category
+and tick/lot shape, every interval, mark and index prices, the first and last pages, the partial
+bar of now, maintenance gaps, limits 1/200/1000, start/end bounds (alone, together, unaligned,
+outside the listing) and the parameter errors.
 """
 
 from __future__ import annotations
@@ -261,7 +262,9 @@ PINNED: dict[str, str] = {
     "error-missing-symbol": "cd287518f314475660fb0d7a9e2c15c63d046132ba7373d66f0e71694679ae63:126",
     "error-spot-symbol-on-inverse": "f544647729e55ea91938a6d87c4210a1d229af8cf21c46b35801764c0272bdd0:106",
     "error-start-after-end": "bc383b7e461dc8cd0a636f1b92e318493f7319b3875ccf559d85c55d08388162:151",
-    "error-start-not-int": "36a2a4edc8c84af92e850dda7d9f3f88fd1b5a3dab9c99da758578c61925c8ce:128",
+    # Re-pinned when main's strict parameter decoder (sim-hardening) changed this retMsg to
+    # "params error: start invalid: not a number"; every page body is as first pinned.
+    "error-start-not-int": "30d7ff7233124d78435267efc97922faded49866634d3c78380033753d3c33c4:119",
     "error-symbol-invalid": "f544647729e55ea91938a6d87c4210a1d229af8cf21c46b35801764c0272bdd0:106",
     "gap-inverse-60": "c665ca1ca68e63331792a9fac96707a9d5f938437a1f7fbff3abf35c65dbd0cd:4182",
     "gap-linear-5m": "d1ec3a09f1963e2673b5d10b240fdaeb10d81dcb98932eadb220ad421f26bffb:1827",

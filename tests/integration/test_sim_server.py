@@ -259,7 +259,27 @@ def test_time_reports_the_sim_clock(sim: Any) -> None:
         (
             "/v5/market/kline",
             {"symbol": "BTCUSDT", "interval": "1", "limit": "ten"},
-            "params error: limit invalid: 'ten' is not an integer",
+            "params error: limit invalid: not a number",
+        ),
+        (
+            "/v5/market/kline",
+            {"symbol": "BTCUSDT", "interval": "1", "limit": "1e400"},
+            "params error: limit invalid: too large (at most 18 digits before the decimal point)",
+        ),
+        (
+            "/v5/market/kline",
+            {"symbol": "BTCUSDT", "interval": "1", "limit": "2.5"},
+            "params error: limit invalid: not an integer",
+        ),
+        (
+            "/v5/market/kline",
+            {"symbol": "BTCUSDT", "interval": "1", "start": -2208988800000},
+            "params error: start must be at least 0, got -2208988800000",
+        ),
+        (
+            "/v5/market/kline",
+            {"symbol": "BTCUSDT", "interval": "1", "end": "NaN"},
+            "params error: end invalid: not a finite number",
         ),
         ("/v5/market/kline", {"interval": "1"}, "params error: missing required parameter: symbol"),
         ("/v5/market/kline", {"symbol": "BTCUSDT"}, "params error: missing required parameter: interval"),
@@ -289,6 +309,11 @@ def test_time_reports_the_sim_clock(sim: Any) -> None:
         (
             "/v5/market/instruments-info",
             {"category": "linear", "cursor": "%%%"},
+            "params error: cursor invalid",
+        ),
+        (
+            "/v5/market/instruments-info",
+            {"category": "linear", "cursor": "b2Zmc2V0PS0x"},  # base64 of "offset=-1"
             "params error: cursor invalid",
         ),
     ],

@@ -21,9 +21,13 @@ from bst.domain.clock import SystemClock
 from bst.domain.errors import (
     BybitAuthError,
     BybitConnectionError,
+    BybitDuplicateOrderError,
     BybitOrderError,
+    BybitOrderNotFoundError,
     BybitRateLimitError,
+    BybitServerError,
     BybitSignatureError,
+    BybitTimeoutError,
     OrderValidationError,
 )
 from bst.domain.market import Category, Side
@@ -190,7 +194,7 @@ async def test_a_limit_order_rests_is_amended_and_cancelled(trading_sim: Any) ->
         cancelled = await client.cancel_order(LINEAR, SYMBOL, order_id=ack.order_id)
         still_open = await client.get_open_orders(LINEAR, symbol=SYMBOL)
         [closed] = await client.get_order_history(LINEAR, symbol=SYMBOL)
-        with pytest.raises(BybitOrderError) as again:
+        with pytest.raises(BybitOrderNotFoundError) as again:
             await client.cancel_order(LINEAR, SYMBOL, order_link_id="lim-1")
 
     # A buy's price rounds down to the tick (never more aggressive than asked).
@@ -341,7 +345,7 @@ async def test_a_duplicate_order_link_id_is_refused_with_110072(trading_sim: Any
     bid, _, _, _ = top_of_book(trading_sim)
     async with trading_client(trading_sim) as client:
         first = await client.place_order(limit(bid - 300, order_link_id="dup-1"))
-        with pytest.raises(BybitOrderError) as duplicate:
+        with pytest.raises(BybitDuplicateOrderError) as duplicate:
             await client.place_order(limit(bid - 301, order_link_id="dup-1"))
         orders = await client.get_open_orders(LINEAR, symbol=SYMBOL)
 
@@ -392,35 +396,34 @@ async def test_a_stale_timestamp_is_resynced_and_retried(trading_sim: Any) -> No
     ]
 
 
-async def test_a_lost_create_reply_is_resolved_by_order_link_id_without_a_second_order(
+async def test_a_lost_create_or_amend_reply_is_reported_as_unknown_and_never_resolved_by_the_client(
     trading_sim: Any,
 ) -> None:
     bid, _, _, _ = top_of_book(trading_sim)
     recorder = Recorder()
-    trading_sim.set_faults(
-        FaultConfig(script=(FaultKind.DROP, FaultKind.NONE, FaultKind.DROP), path_prefixes=("/v5/order/",))
-    )
+    orders_only = ("/v5/order/create", "/v5/order/amend")
+    trading_sim.set_faults(FaultConfig(script=(FaultKind.DROP, FaultKind.DROP), path_prefixes=orders_only))
     async with trading_client(trading_sim, transport=recorder) as client:
-        ack = await client.place_order(limit(bid - 400, order_link_id="lost-1"))
+        with pytest.raises(BybitConnectionError) as create_lost:
+            await client.place_order(limit(bid - 400, order_link_id="lost-1"))
         with pytest.raises(BybitConnectionError) as amend_lost:
             await client.amend_order(
                 AmendRequest(LINEAR, SYMBOL, order_link_id="lost-1", qty=Decimal("0.003"))
             )
         orders = await client.get_open_orders(LINEAR, symbol=SYMBOL)
 
-    # Create: reply cut -> looked up (open orders) -> found; nothing re-sent.
-    assert [(p, c) for p, c, _ in recorder.replies][1:4] == [
+    # Each request went out once; the client neither looked the order up nor re-sent it.
+    assert [(p, c) for p, c, _ in recorder.replies][1:] == [
         ("/v5/order/create", None),
-        ("/v5/order/realtime", 0),
         ("/v5/order/amend", None),
+        ("/v5/order/realtime", 0),
     ]
-    assert amend_lost.value.outcome_unknown is True  # an amend is not repeated blindly
-    assert [(o.order_id, o.order_link_id, o.qty) for o in orders] == [
-        (ack.order_id, "lost-1", Decimal("0.003"))
-    ]
+    assert (create_lost.value.outcome_unknown, amend_lost.value.outcome_unknown) == (True, True)
+    # Both did reach the exchange: one order, amended.
+    assert [(o.order_link_id, o.qty) for o in orders] == [("lost-1", Decimal("0.003"))]
 
 
-async def test_a_create_that_times_out_is_resolved_by_order_link_id(sim_factory: Any) -> None:
+async def test_a_create_that_times_out_is_reported_as_unknown(sim_factory: Any) -> None:
     sim = fresh_desk(sim_factory(ip_limit_requests=1_000_000))
     bid, _, _, _ = top_of_book(sim)
     sim.set_faults(
@@ -428,14 +431,41 @@ async def test_a_create_that_times_out_is_resolved_by_order_link_id(sim_factory:
     )
     recorder = Recorder()
     async with trading_client(sim, transport=recorder, timeout_s=0.3) as client:
-        ack = await client.place_order(limit(bid - 400, order_link_id="slow-1"))
+        with pytest.raises(BybitTimeoutError) as slow:
+            await client.place_order(limit(bid - 400, order_link_id="slow-1"))
         orders = await client.get_open_orders(LINEAR, symbol=SYMBOL)
 
-    assert [(p, c) for p, c, _ in recorder.replies][1:3] == [
+    assert slow.value.outcome_unknown is True
+    assert [(p, c) for p, c, _ in recorder.replies][1:] == [
         ("/v5/order/create", None),
         ("/v5/order/realtime", 0),
     ]
-    assert [(o.order_id, o.order_link_id) for o in orders] == [(ack.order_id, "slow-1")]
+    assert [o.order_link_id for o in orders] == ["slow-1"]
+
+
+async def test_a_server_failure_on_create_is_unknown_and_not_repeated_while_reads_are_retried(
+    trading_sim: Any,
+) -> None:
+    recorder = Recorder()
+    trading_sim.set_faults(
+        FaultConfig(
+            script=(FaultKind.ERROR, FaultKind.ERROR),
+            error_codes=(10016,),
+            path_prefixes=("/v5/order/create", "/v5/position/"),
+        )
+    )
+    async with trading_client(trading_sim, transport=recorder) as client:
+        with pytest.raises(BybitServerError) as failed:
+            await client.place_order(market("0.001", order_link_id="srv-1"))
+        positions = await client.get_positions(LINEAR, symbol=SYMBOL)
+
+    assert (failed.value.ret_code, failed.value.outcome_unknown) == (10016, True)
+    assert [(p, c) for p, c, _ in recorder.replies][1:] == [
+        ("/v5/order/create", 10016),
+        ("/v5/position/list", 10016),
+        ("/v5/position/list", 0),
+    ]
+    assert [p.size for p in positions] == [Decimal(0)]  # the sim refused it before the route: no order
 
 
 async def place_burst(client: BybitRestClient, count: int, highest: Decimal) -> None:
@@ -489,21 +519,23 @@ async def test_an_injected_10006_carries_the_per_uid_limit_of_the_endpoint(
     assert (headers["X-Bapi-Limit"], headers["X-Bapi-Limit-Status"]) == ("10", "0")
 
 
-async def test_a_cancel_whose_reply_was_lost_is_confirmed_not_reported_as_failed(trading_sim: Any) -> None:
+async def test_a_lost_cancel_reply_is_unknown_and_a_gone_order_is_not_found(trading_sim: Any) -> None:
     bid, _, _, _ = top_of_book(trading_sim)
     recorder = Recorder()
     async with trading_client(trading_sim, transport=recorder) as client:
-        ack = await client.place_order(limit(bid - 400, order_link_id="cxl-lost-1"))
+        await client.place_order(limit(bid - 400, order_link_id="cxl-lost-1"))
         trading_sim.set_faults(FaultConfig(script=(FaultKind.DROP,), path_prefixes=("/v5/order/cancel",)))
-        cancelled = await client.cancel_order(LINEAR, SYMBOL, order_link_id="cxl-lost-1")
-        with pytest.raises(BybitOrderError) as unknown:
+        with pytest.raises(BybitConnectionError) as lost:
+            await client.cancel_order(LINEAR, SYMBOL, order_link_id="cxl-lost-1")
+        with pytest.raises(BybitOrderNotFoundError) as again:
+            await client.cancel_order(LINEAR, SYMBOL, order_link_id="cxl-lost-1")
+        with pytest.raises(BybitOrderNotFoundError) as never:
             await client.cancel_order(LINEAR, SYMBOL, order_link_id="never-placed")
         history = await client.get_order_history(LINEAR, symbol=SYMBOL, order_link_id="cxl-lost-1")
 
-    assert cancelled == ack
-    # The first cancel's reply is cut -> the order is looked up -> Cancelled: success, nothing re-sent.
-    # The second cancel (an order that never existed) is refused at once.
-    cancel_codes = [c for p, c, _ in recorder.replies if p == "/v5/order/cancel"]
-    assert cancel_codes == [None, 110001]
-    assert unknown.value.ret_code == 110001
+    assert lost.value.outcome_unknown is True
+    # Each cancel went out once: the lost one did cancel; the next two are refused with 110001.
+    assert [c for p, c, _ in recorder.replies if p == "/v5/order/cancel"] == [None, 110001, 110001]
+    assert (again.value.ret_code, again.value.outcome_unknown) == (110001, False)
+    assert never.value.ret_code == 110001
     assert [o.status for o in history] == [OrderStatus.CANCELLED]

@@ -23,6 +23,26 @@ INSTRUMENTS_DEFAULT_LIMIT = 500
 IP_LIMIT_REQUESTS = 600
 IP_LIMIT_WINDOW_S = 5.0
 
+DEFAULT_RECV_WINDOW_MS = 5000
+"""How long after its timestamp a signed request stays valid when X-BAPI-RECV-WINDOW is not sent."""
+FUTURE_TOLERANCE_MS = 1000
+"""How far ahead of the server clock a signed request's timestamp may be (Bybit: 1 s)."""
+
+PUBLIC_WS_PATH = "/v5/public/{category}"
+"""The public stream of one category (spot, linear, inverse, option)."""
+PRIVATE_WS_PATH = "/v5/private"
+"""The authenticated private stream (orders, executions, positions, wallet)."""
+
+
+def public_ws_url(base_url: str, category: Category) -> str:
+    """Return the public stream URL of `category` under a WebSocket base, e.g. wss://stream.bybit.com."""
+    return base_url.rstrip("/") + PUBLIC_WS_PATH.format(category=category.value)
+
+
+def private_ws_url(base_url: str) -> str:
+    """Return the private stream URL under a WebSocket base."""
+    return base_url.rstrip("/") + PRIVATE_WS_PATH
+
 
 class RateGroup(StrEnum):
     """Endpoint groups that share one rate budget."""
@@ -66,6 +86,7 @@ ORDER_HISTORY = Endpoint("GET", "/v5/order/history", RateGroup.ORDER_QUERY, True
 EXECUTION_LIST = Endpoint("GET", "/v5/execution/list", RateGroup.ORDER_QUERY, True)
 POSITION_LIST = Endpoint("GET", "/v5/position/list", RateGroup.POSITION_QUERY, True)
 SET_LEVERAGE = Endpoint("POST", "/v5/position/set-leverage", RateGroup.POSITION_SET, True)
+TRADING_STOP = Endpoint("POST", "/v5/position/trading-stop", RateGroup.POSITION_SET, True)
 WALLET_BALANCE = Endpoint("GET", "/v5/account/wallet-balance", RateGroup.ACCOUNT_QUERY, True)
 FEE_RATE = Endpoint("GET", "/v5/account/fee-rate", RateGroup.ACCOUNT_QUERY, True)
 
@@ -105,6 +126,7 @@ _BY_PATH: dict[str, Endpoint] = {
         EXECUTION_LIST,
         POSITION_LIST,
         SET_LEVERAGE,
+        TRADING_STOP,
         WALLET_BALANCE,
         FEE_RATE,
     )

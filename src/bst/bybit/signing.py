@@ -11,8 +11,6 @@ import hashlib
 import hmac
 from urllib.parse import urlencode
 
-DEFAULT_RECV_WINDOW_MS = 5000
-
 
 def sign(secret: str, message: str) -> str:
     """Return the lowercase hex HMAC-SHA256 of `message` keyed by `secret`."""

@@ -32,7 +32,7 @@ from bst.data.sql import KlineDatabase, KlineRow
 from bst.data.store import KlineStore, partition_span
 from bst.domain.clock import Clock, SystemClock
 from bst.domain.errors import BstError, ConfigError
-from bst.domain.market import Category, Interval
+from bst.domain.market import Category, Interval, parse_symbol
 from bst.domain.ports import KlineSource
 
 log = structlog.get_logger(__name__)
@@ -369,7 +369,7 @@ async def download_klines(
     Raises DownloadError (with the report) when a request fails for good; what was fetched
     before is saved and a re-run continues from there.
     """
-    request = DownloadRequest(category, symbol.upper(), interval, start_ms, end_ms, listing_ms)
+    request = DownloadRequest(category, parse_symbol(symbol), interval, start_ms, end_ms, listing_ms)
     reports = await download_many(
         source,
         store,

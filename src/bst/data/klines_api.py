@@ -25,7 +25,7 @@ from bst.data.manifest import SeriesKey
 from bst.data.ranges import RangeSet, first_open_at_or_after, plan_windows
 from bst.domain.clock import Clock, SystemClock
 from bst.domain.errors import ConfigError
-from bst.domain.market import Category, Interval
+from bst.domain.market import Category, Interval, parse_symbol
 from bst.domain.ports import KlineSource
 
 MAX_PER_REQUEST = 1000
@@ -33,17 +33,6 @@ MAX_PER_REQUEST = 1000
 
 def _interval(value: Interval | str | int) -> Interval:
     return value if isinstance(value, Interval) else Interval.parse(str(value))
-
-
-def step_back(interval: Interval, open_ms: int, count: int) -> int:
-    """Return the open time `count` bars before the bar opening at `open_ms`."""
-    length = interval.fixed_ms
-    if length is not None:
-        return open_ms - count * length
-    t = open_ms
-    for _ in range(count):
-        t = interval.open_time_ms(t - 1)
-    return t
 
 
 class KlineFetcher:
@@ -102,7 +91,7 @@ class KlineFetcher:
         if limit < 1:
             raise ConfigError("limit must be at least 1")
         iv = _interval(interval)
-        symbol = symbol.upper()
+        symbol = parse_symbol(symbol)
         now = self.clock.now_ms()
         open_bar = iv.open_time_ms(now)
         key = SeriesKey(self.category, symbol, iv)
@@ -166,7 +155,7 @@ class KlineFetcher:
         now = self.clock.now_ms()
         end = to_ms(end_time) if end_time is not None else None
         end_ms = min(end, iv.open_time_ms(now)) if end is not None else iv.open_time_ms(now)
-        bars = await self._backward(symbol.upper(), iv, total_candles, end_ms)
+        bars = await self._backward(parse_symbol(symbol), iv, total_candles, end_ms)
         return bars if as_numpy else bars.to_frame()
 
     async def fetch_multiple_symbols(
@@ -178,7 +167,7 @@ class KlineFetcher:
         as_numpy: bool = False,
     ) -> dict[str, pd.DataFrame | KlineArrays]:
         """Return the newest `limit` closed bars of every symbol, fetched concurrently."""
-        wanted = list(dict.fromkeys(s.upper() for s in symbols))
+        wanted = list(dict.fromkeys(parse_symbol(s) for s in symbols))
         results = await asyncio.gather(*(self._recent(s, interval, limit, as_numpy) for s in wanted))
         return dict(zip(wanted, results, strict=True))
 
@@ -198,7 +187,7 @@ class KlineFetcher:
 
     async def _backward(self, symbol: str, interval: Interval, count: int, end_ms: int) -> KlineArrays:
         """Return the newest `count` bars opening before `end_ms`."""
-        start = step_back(interval, first_open_at_or_after(interval, end_ms), count)
+        start = interval.step_back(first_open_at_or_after(interval, end_ms), count)
         windows = plan_windows(interval, RangeSet.of([(start, end_ms)]), MAX_PER_REQUEST)
         pages = await asyncio.gather(*(self._page(symbol, interval, w.start_ms, w.end_ms) for w in windows))
         bars = concat(pages).normalized()
@@ -206,7 +195,7 @@ class KlineFetcher:
         oldest = start
         while len(bars) < count:
             need = count - len(bars)
-            lo = step_back(interval, oldest, min(MAX_PER_REQUEST, need))
+            lo = interval.step_back(oldest, min(MAX_PER_REQUEST, need))
             page = await self._page(symbol, interval, lo, oldest)
             if len(page) == 0:
                 break

@@ -15,7 +15,7 @@ from bst.data.ranges import first_open_at_or_after
 from bst.data.resample import complete_mask, resample
 from bst.data.store import KlineStore
 from bst.domain.errors import BstError, ConfigError
-from bst.domain.market import Category, Interval
+from bst.domain.market import MARKET_DATA_CATEGORIES, Category, Interval, parse_symbol
 
 TimeLike = int | float | str | datetime | date | pd.Timestamp | None
 """Epoch milliseconds, an ISO date/time string (naive = UTC), a datetime/date/Timestamp, or None."""
@@ -51,10 +51,9 @@ def to_ms(value: TimeLike) -> int | None:
 
 
 def _as_category(category: Category | str) -> Category:
-    try:
-        return Category(category)
-    except ValueError:
-        raise ConfigError(f"invalid category {category!r}: use linear, spot or inverse") from None
+    if isinstance(category, Category):
+        return category
+    return Category.parse(category, MARKET_DATA_CATEGORIES)
 
 
 def _as_interval(interval: Interval | str | int) -> Interval:
@@ -105,20 +104,28 @@ def load_klines(
     The frame has a UTC DatetimeIndex (`open_time`) and float64 open, high, low, close, volume and
     turnover. `from_1m=True` derives the interval from stored 1-minute bars (only bars whose every
     minute was downloaded); None (default) uses the stored interval, or derives it when only
-    1-minute bars are stored.
+    1-minute bars are stored. This is an edge for research code: the symbol, interval, category and
+    times are parsed here (any case, aliases, ISO strings); `load_series` takes them typed.
     """
     store = KlineStore(Path(data_dir) if data_dir is not None else default_data_dir())
-    key = SeriesKey(_as_category(category), symbol.upper(), _as_interval(interval))
-    start_ms, end_ms = to_ms(start), to_ms(end)
-    if start_ms is not None and end_ms is not None and start_ms >= end_ms:
-        raise ConfigError("start must be before end")
-    bars = _load(store, key, start_ms, end_ms, from_1m)
+    key = SeriesKey(_as_category(category), parse_symbol(symbol), _as_interval(interval))
+    bars = load_series(store, key, to_ms(start), to_ms(end), from_1m)
     return bars if as_numpy else bars.to_frame()
 
 
-def _load(
-    store: KlineStore, key: SeriesKey, start_ms: int | None, end_ms: int | None, from_1m: bool | None
+def load_series(
+    store: KlineStore,
+    key: SeriesKey,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    from_1m: bool | None = None,
 ) -> KlineArrays:
+    """Return the stored bars of `key` opening in `[start_ms, end_ms)` (see `load_klines`).
+
+    Raises DataNotFoundError when nothing is stored, ConfigError when start is not before end.
+    """
+    if start_ms is not None and end_ms is not None and start_ms >= end_ms:
+        raise ConfigError("start must be before end")
     stored = bool(store.partitions(key))
     minute_key = SeriesKey(key.category, key.symbol, Interval.M1)
     minutes_stored = key.interval is not Interval.M1 and bool(store.partitions(minute_key))

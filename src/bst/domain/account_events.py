@@ -88,5 +88,8 @@ class ResyncEvent:
     recv_ms: int
 
 
-AccountEvent = OrdersEvent | ExecutionsEvent | PositionsEvent | WalletsEvent | ResyncEvent
+AccountStateEvent = OrdersEvent | ExecutionsEvent | PositionsEvent | WalletsEvent
+"""An account event that carries state: what one private-stream message (or the engine) pushes."""
+
+AccountEvent = AccountStateEvent | ResyncEvent
 """Anything the private stream delivers."""

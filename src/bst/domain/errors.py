@@ -17,8 +17,23 @@ class ConfigError(BstError):
     """A setting or an argument is invalid; the message says which and what is allowed."""
 
 
+class InvalidInputError(ConfigError):
+    """A typed-in value cannot be read (a usage error: the CLI exits 2); the message says what is allowed."""
+
+
 class OrderValidationError(BstError):
     """An order breaks the instrument's rules and was refused locally, before anything was sent."""
+
+
+class InvalidNumberError(BstError):
+    """A number from outside is not one bst accepts (not numeric, not finite, too large, too precise).
+
+    `reason` is the short cause ("not a finite number"); the message may add which input it was.
+    """
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        super().__init__(message or reason)
+        self.reason = reason
 
 
 class BybitAPIError(BstError):

@@ -4,12 +4,17 @@ Every event carries the exchange's push time (`ts_ms`) and the local receive tim
 epoch milliseconds; `latency_ms` is their difference (clock skew included). Order-book updates keep
 prices and sizes as the exchange's decimal strings: the book converts them exactly, and keeping the
 strings spares the hot path a conversion per level.
+
+`FundingUpdate` is the one event no public stream pushes: a funding rate on its own, as a historic
+series gives it (Bybit's funding history: one rate per settlement), for backtests; the stream's
+tickers carry the live rate in `TickerUpdate`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import NamedTuple
 
 from bst.domain.market import Bar, Category, Interval, Ticker, Trade
@@ -88,6 +93,17 @@ class KlineUpdate(Received):
     ts_ms: int
     recv_ms: int
 
+    @classmethod
+    def closed(cls, category: Category, symbol: str, interval: Interval, bar: Bar) -> KlineUpdate:
+        """Return a stored (closed) bar as the confirmed kline pushed at its last millisecond.
+
+        `end_ms`, `ts_ms` and `recv_ms` are the bar's last millisecond (next open - 1), as Bybit
+        stamps a confirmed kline; a backtest replays candles from the store with it.
+        """
+        end_ms = interval.next_open_ms(bar.open_time_ms) - 1
+        live = LiveBar(bar, end_ms, confirmed=True, last_match_ms=end_ms)
+        return cls(category, symbol, interval, (live,), end_ms, end_ms)
+
 
 @dataclass(frozen=True, slots=True)
 class TickerUpdate(Received):
@@ -102,5 +118,33 @@ class TickerUpdate(Received):
     recv_ms: int
 
 
-MarketEvent = BookUpdate | TradesUpdate | KlineUpdate | TickerUpdate
-"""Any public market-data event."""
+@dataclass(frozen=True, slots=True)
+class FundingUpdate(Received):
+    """The funding rate the settlement at `funding_time_ms` (epoch ms) applies, known at `ts_ms`.
+
+    A rate is a fraction (0.0001 = 0.01 %): longs pay `size x mark x rate` when positive.
+    """
+
+    category: Category
+    symbol: str
+    funding_rate: Decimal
+    funding_time_ms: int
+    ts_ms: int
+    recv_ms: int
+
+    @classmethod
+    def settlement(
+        cls, category: Category, symbol: str, funding_rate: Decimal, funding_time_ms: int
+    ) -> FundingUpdate:
+        """Return one entry of a historic series (rate, settlement time) as an event.
+
+        It is stamped one millisecond before the settlement: the rate is fixed when it settles,
+        and an event at the settlement instant would reach a consumer that moves its clock first
+        (the matching engine) only after that settlement had used the previous rate.
+        """
+        at_ms = funding_time_ms - 1
+        return cls(category, symbol, funding_rate, funding_time_ms, at_ms, at_ms)
+
+
+MarketEvent = BookUpdate | TradesUpdate | KlineUpdate | TickerUpdate | FundingUpdate
+"""Any market-data event: what the public streams deliver, plus historic funding rates."""

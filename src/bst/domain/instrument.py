@@ -1,11 +1,16 @@
-"""Instruments and their trading rules: tick and lot rounding, order-size limits."""
+"""Instruments and their filters, and the one tick/lot rounding (`to_step`, `on_step`).
+
+The order rules that use these filters live in `bst.domain.order_rules`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal, localcontext
 
 from bst.domain.market import Category
+
+_ONE = Decimal(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,41 +40,43 @@ class Instrument:
 
     def round_price(self, price: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
         """Return `price` on the tick grid (nearest tick by default; pass ROUND_DOWN/ROUND_UP)."""
-        return _to_step(price, self.tick_size, rounding)
+        return to_step(price, self.tick_size, rounding)
 
     def round_qty(self, qty: Decimal) -> Decimal:
         """Return `qty` rounded down to the lot step (never sends more than asked)."""
-        return _to_step(qty, self.qty_step, ROUND_DOWN)
-
-    def check_order(self, qty: Decimal, price: Decimal | None, *, market: bool) -> str | None:
-        """Return why an order of `qty` at `price` breaks this instrument's limits, or None."""
-        if qty <= 0:
-            return f"quantity must be positive, got {qty}"
-        if qty < self.min_qty:
-            return f"quantity {qty} is below the minimum {self.min_qty} for {self.symbol}"
-        limit = self.max_market_qty if market and self.max_market_qty > 0 else self.max_qty
-        if limit > 0 and qty > limit:
-            return f"quantity {qty} is above the maximum {limit} for {self.symbol}"
-        if price is not None:
-            if price <= 0:
-                return f"price must be positive, got {price}"
-            if self.min_price > 0 and price < self.min_price:
-                return f"price {price} is below the minimum {self.min_price} for {self.symbol}"
-            if self.max_price > 0 and price > self.max_price:
-                return f"price {price} is above the maximum {self.max_price} for {self.symbol}"
-            if self.min_notional > 0 and qty * price < self.min_notional:
-                return (
-                    f"order value {qty * price} is below the minimum notional "
-                    f"{self.min_notional} for {self.symbol}"
-                )
-        return None
+        return to_step(qty, self.qty_step, ROUND_DOWN)
 
 
-def _to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    if step <= 0:
+def to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    """Return `value` on the grid of `step` (ROUND_DOWN/ROUND_UP/ROUND_HALF_EVEN); exact at any size.
+
+    The one tick/lot rounding of bst: instruments, margin prices and the engine all call it. The
+    arithmetic runs with as many digits as the value needs, so a huge value rounds instead of raising.
+    Non-finite values and a non-positive step return `value` unchanged.
+    """
+    if step <= 0 or not value.is_finite():
         return value
-    units = (value / step).quantize(Decimal(1), rounding=rounding)
-    return (units * step).quantize(step)
+    with localcontext() as context:
+        context.prec = _digits_for(value, step)
+        units = (value / step).quantize(_ONE, rounding=rounding)
+        return (units * step).quantize(step)
 
 
-__all__ = ["ROUND_DOWN", "ROUND_HALF_EVEN", "ROUND_UP", "Instrument"]
+def on_step(value: Decimal, step: Decimal) -> bool:
+    """Return whether `value` is a whole multiple of `step` (always True for a non-positive step)."""
+    if step <= 0:
+        return True
+    if not value.is_finite():
+        return False
+    with localcontext() as context:
+        context.prec = _digits_for(value, step)
+        return value % step == 0
+
+
+def _digits_for(value: Decimal, step: Decimal) -> int:
+    # Enough precision for value / step as an integer and for that integer times step, exactly.
+    needed = value.adjusted() - step.adjusted() + len(step.as_tuple().digits) + 3
+    return max(28, needed)
+
+
+__all__ = ["ROUND_DOWN", "ROUND_HALF_EVEN", "ROUND_UP", "Instrument", "on_step", "to_step"]

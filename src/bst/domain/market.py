@@ -7,6 +7,8 @@ milliseconds (`*_ms`). Research code that wants arrays converts at the edge (see
 from __future__ import annotations
 
 import calendar
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,6 +30,39 @@ class Category(StrEnum):
     LINEAR = "linear"
     INVERSE = "inverse"
     OPTION = "option"
+
+    @classmethod
+    def parse(cls, text: str, allowed: Sequence[Category] | None = None) -> Category:
+        """Return the category named `text` (any case), one of `allowed` (default: every category).
+
+        Raises ConfigError naming the text and the choices: the one message for a bad category.
+        """
+        choices = tuple(allowed) if allowed is not None else tuple(cls)
+        key = text.strip().lower()
+        for category in choices:
+            if category.value == key:
+                return category
+        names = [c.value for c in choices]
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        raise ConfigError(f"invalid category {text!r}: use {listed}")
+
+
+MARKET_DATA_CATEGORIES: tuple[Category, ...] = (Category.SPOT, Category.LINEAR, Category.INVERSE)
+"""The categories bst keeps candles and public streams of (options have neither here)."""
+
+_SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9-]{0,39}")
+
+
+def parse_symbol(text: str) -> str:
+    """Return a symbol as Bybit spells it (upper case, e.g. BTCUSDT) from user input.
+
+    The one place user input becomes a symbol: edges (the CLI, the service, the research API) call
+    it, the layers below take symbols as given. Raises ConfigError for text that cannot be one.
+    """
+    symbol = text.strip().upper()
+    if _SYMBOL.fullmatch(symbol) is None:
+        raise ConfigError(f"invalid symbol {text!r}: use letters and digits as Bybit lists it, e.g. BTCUSDT")
+    return symbol
 
 
 class Side(StrEnum):
@@ -97,6 +132,16 @@ class Interval(StrEnum):
         length = self.fixed_ms
         assert length is not None
         return open_ms + length
+
+    def step_back(self, open_ms: int, count: int) -> int:
+        """Return the open time `count` bars before the bar opening at `open_ms` (count >= 0)."""
+        length = self.fixed_ms
+        if length is not None:
+            return open_ms - count * length
+        result = open_ms
+        for _ in range(count):
+            result = self.open_time_ms(result - 1)
+        return result
 
 
 _ALIASES: dict[str, Interval] = {

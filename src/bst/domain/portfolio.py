@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal, Inexact, localcontext
 from enum import StrEnum
 
+from bst.domain.instrument import to_step
 from bst.domain.market import Category, Side
 
 MONEY_QUANTUM = Decimal("1E-8")
@@ -162,11 +163,8 @@ def funding_fee(size: Decimal, mark_price: Decimal, rate: Decimal) -> Decimal:
 
 
 def round_to_tick(price: Decimal, tick: Decimal, *, up: bool) -> Decimal:
-    """Return `price` on the tick grid, rounded up or down."""
-    if tick <= 0:
-        return price
-    units = (price / tick).quantize(_ONE, rounding=ROUND_UP if up else ROUND_DOWN)
-    return (units * tick).quantize(tick)
+    """Return `price` on the tick grid, rounded up or down (`instrument.to_step`, the one rounding)."""
+    return to_step(price, tick, ROUND_UP if up else ROUND_DOWN)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,29 +1,24 @@
 """The simulated exchange's core: matching against a market-data feed, accounts, positions, funding.
 
 Pure Python, no I/O, deterministic: the same config, inputs and seed give the same ids, fills and
-balances. `MatchingEngine` is the entry point; see its module `bst.engine.core`.
+balances. `MatchingEngine` is the entry point (see `bst.engine.core`); it takes the domain's market
+events (`apply`), merged from several sources by `Feeder`, and speaks the private stream's account
+events (`AccountMessage`).
 """
 
 from bst.engine.config import EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
 from bst.engine.core import MarketState, MatchingEngine
-from bst.engine.events import (
-    EngineEvent,
-    ExecutionUpdate,
-    OrderUpdate,
-    PositionUpdate,
-    WalletUpdate,
-)
+from bst.engine.events import AccountMessage
+from bst.engine.feeder import Feeder, merge_events
 
 __all__ = [
+    "AccountMessage",
     "EngineConfig",
-    "EngineEvent",
-    "ExecutionUpdate",
     "FeeSchedule",
+    "Feeder",
     "LatencyModel",
     "MarketState",
     "MatchingEngine",
-    "OrderUpdate",
-    "PositionUpdate",
     "SymbolSpec",
-    "WalletUpdate",
+    "merge_events",
 ]

@@ -6,6 +6,19 @@ level so a second order cannot take it again. The feed does not know about the v
 record is reconciled on each update of the level: a decrease of the level's size is taken to be the
 market catching up with what we consumed (the consumed amount shrinks by the decrease), an increase
 keeps it, and a deleted level forgets it.
+
+One conversion, not two books: a `BookUpdate`'s decimal strings become Decimals once, on the way in
+(`bst.engine.market_input.parse_levels`), and live here. Why not build on the domain `OrderBook`
+(string keys, integer ticks and lots): it is the right book for a live stream (continuity, validity,
+exact queries), but the engine needs what it lacks and pays for what it has. Measured in CPU time on
+50-level BTCUSDT books (2 vCPU VM, best of 3, `time.process_time`): ingesting a one-level delta
+costs 0.79 us in `OrderBook.apply` against 0.65 us of parsing plus 0.68 us here, but the matcher
+asks for the best prices as Decimals on every event and walks levels as Decimals for every taker:
+best bid + best ask cost 1.45 us from `OrderBook` (ticks to Decimal each time) against 0.51 us here.
+The engine also needs the changed levels of each update (to shrink queues and cross resting
+orders), the consumed-liquidity overlay, and to keep matching on a crossed or gapped feed, which
+`OrderBook` refuses by design. End to end, `MatchingEngine.apply` of a one-level delta costs about
+4.2 us, of which the string conversion is 0.65 us (`bench/bench_engine.py` has the figures).
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """`MatchingEngine`: the public face of the simulated exchange (pure, deterministic, no I/O).
 
-Feed it market data (`on_book_snapshot`, `on_book_delta`, `on_trade`, `on_mark_price`,
-`on_funding_rate`) and time (`advance_time`); send it requests (`place_order`, `amend_order`,
-`cancel_order`, `cancel_all`, `set_leverage`, `set_trading_stop`); read state back (`get_order`,
-`open_orders`, `closed_orders`, `executions`, `positions`, `wallet`, `fee_rates`) and drain the
-event outbox (`drain_events`). Refused requests raise the same `BybitAPIError` subclasses the live
-client raises, carrying Bybit's retCode, so callers handle both venues alike.
+Feed it market data (`apply(event)` with the domain's market events, e.g. through
+`bst.engine.feeder.Feeder`; `on_book_snapshot`, `on_book_delta`, `on_trade`, `on_mark_price`,
+`on_funding_rate` are shorthands over the same handlers) and time (`advance_time`); send it
+requests (`place_order`, `amend_order`, `cancel_order`, `cancel_all`, `set_leverage`,
+`set_trading_stop`); read state back (`get_order`, `open_orders`, `closed_orders`, `executions`,
+`positions`, `wallet`, `fee_rates`) and drain the event outbox (`drain_events`). Refused requests
+raise the same `BybitAPIError` subclasses the live client raises, carrying Bybit's retCode, so
+callers handle both venues alike.
 
 Time only moves forward: every input carries its timestamp and first advances the engine's clock,
 which processes due latency arrivals and funding settlements (00/08/16 UTC for 8 h symbols) in
@@ -15,22 +17,25 @@ time order. Requests act at the engine's current time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from bst.bybit.retcodes import SYMBOL_INVALID_MSG, RetCode
 from bst.domain.errors import ConfigError
+from bst.domain.events import MarketEvent
 from bst.domain.instrument import Instrument
-from bst.domain.market import BookSnapshot, Category, PriceLevel, Side, Trade
+from bst.domain.market import Category, PriceLevel, Side
 from bst.domain.orders import (
     AmendRequest,
     ExecType,
     Execution,
     Order,
     OrderAck,
+    OrderFilter,
     OrderRequest,
     OrderStatus,
+    order_filter_of,
 )
 from bst.domain.portfolio import FeeRate, Position, WalletBalance
 from bst.engine import state as persist
@@ -40,15 +45,16 @@ from bst.engine.accounts import (
     position_snapshot,
     wallet_snapshot,
 )
+from bst.engine.conditional import check_amend, prepare_trigger
 from bst.engine.config import EngineConfig, FeeSchedule, SymbolSpec
-from bst.engine.events import EngineEvent
+from bst.engine.events import AccountMessage
+from bst.engine.market_input import MarketInput
 from bst.engine.matching import Matcher
 from bst.engine.positions import change_leverage, change_trading_stop
 from bst.engine.timeline import Timeline
 from bst.engine.validation import (
     check_linear_margin,
     find_open_order,
-    prepare_amend,
     prepare_create,
     symbol_of,
 )
@@ -80,6 +86,7 @@ class MatchingEngine:
         self._venue = Venue(config or EngineConfig())
         self._matcher = Matcher(self._venue)
         self._timeline = Timeline(self._venue, self._matcher)
+        self._input = MarketInput(self._venue, self._matcher, self._timeline)
 
     # --- setup --------------------------------------------------------------------------------
 
@@ -152,6 +159,16 @@ class MatchingEngine:
         self._timeline.advance(now_ms)
         self._venue.flush()
 
+    def apply(self, event: MarketEvent) -> None:
+        """Apply one market event: move the clock to it, then let it move the market.
+
+        `BookUpdate` (snapshot/delta, exact decimal strings), `TradesUpdate`, `TickerUpdate`
+        (last/mark/index, funding rate and time), `FundingUpdate`, `KlineUpdate` (confirmed bars
+        move the market along open, nearer extreme, other extreme, close); see
+        `bst.engine.market_input`. The symbol must be listed; ConfigError on malformed levels.
+        """
+        self._input.apply(event)
+
     def on_book_snapshot(
         self,
         symbol: str,
@@ -165,10 +182,7 @@ class MatchingEngine:
 
         `category` may be omitted while the symbol name is listed in one category only.
         """
-        sym = self._sym(symbol, category)
-        self._timeline.advance(ts_ms)
-        self._matcher.on_levels_changed(sym, sym.book.apply_snapshot(bids, asks))
-        self._timeline.after_price_move(sym)
+        self._input.book(self._sym(symbol, category), bids, asks, True, ts_ms)
 
     def on_book_delta(
         self,
@@ -180,16 +194,7 @@ class MatchingEngine:
         category: Category | None = None,
     ) -> None:
         """Apply level updates (size 0 deletes); fill resting orders the book moved through."""
-        sym = self._sym(symbol, category)
-        self._timeline.advance(ts_ms)
-        self._matcher.on_levels_changed(sym, sym.book.apply_delta(bids, asks))
-        self._timeline.after_price_move(sym)
-
-    def on_book(self, snapshot: BookSnapshot, *, category: Category | None = None) -> None:
-        """Apply a domain `BookSnapshot`."""
-        self.on_book_snapshot(
-            snapshot.symbol, snapshot.bids, snapshot.asks, snapshot.ts_ms, category=category
-        )
+        self._input.book(self._sym(symbol, category), bids, asks, False, ts_ms)
 
     def on_trade(
         self,
@@ -202,15 +207,7 @@ class MatchingEngine:
         category: Category | None = None,
     ) -> None:
         """Record a public trade; fill resting orders it reached; check TP/SL and liquidation."""
-        sym = self._sym(symbol, category)
-        self._timeline.advance(ts_ms)
-        sym.last_price = price
-        self._matcher.on_trade(sym, price, size, taker_side)
-        self._timeline.after_price_move(sym)
-
-    def on_public_trade(self, trade: Trade, *, category: Category | None = None) -> None:
-        """Apply a domain `Trade`."""
-        self.on_trade(trade.symbol, trade.price, trade.size, trade.side, trade.ts_ms, category=category)
+        self._input.trade(self._sym(symbol, category), price, size, taker_side, ts_ms)
 
     def on_mark_price(
         self,
@@ -222,19 +219,11 @@ class MatchingEngine:
         category: Category | None = None,
     ) -> None:
         """Set a symbol's mark (and index) price; check TP/SL and liquidation."""
-        sym = self._sym(symbol, category)
-        self._timeline.advance(ts_ms)
-        sym.mark = mark_price
-        if index_price is not None:
-            sym.index_price = index_price
-        self._timeline.after_price_move(sym)
+        self._input.prices(self._sym(symbol, category), ts_ms, mark=mark_price, index=index_price)
 
     def on_funding_rate(self, symbol: str, rate: Decimal, ts_ms: int) -> None:
         """Set the funding rate the next settlement of linear `symbol` will apply."""
-        sym = self._sym(symbol, Category.LINEAR)
-        self._timeline.advance(ts_ms)
-        sym.funding_rate = rate
-        self._venue.flush()
+        self._input.prices(self._sym(symbol, Category.LINEAR), ts_ms, funding_rate=rate)
 
     def market(self, symbol: str, *, category: Category | None = None) -> MarketState:
         """Return what the engine knows about a symbol's market."""
@@ -265,9 +254,12 @@ class MatchingEngine:
         venue = self._venue
         account = self._account(uid)
         sym = symbol_of(venue, request.category, request.symbol)
-        protected = self._matcher.protected_price(sym, request.side)
+        if request.close_on_trigger and sym.is_linear and not request.reduce_only:
+            request = replace(request, reduce_only=True)  # Bybit: a close-on-trigger order only reduces
+        trigger = prepare_trigger(account, sym, request)
+        protected = self._matcher.protected_price(sym, request.side) if trigger is None else None
         prepared = prepare_create(venue, account, request, protected)
-        if sym.is_linear and not request.reduce_only and prepared.price is not None:
+        if sym.is_linear and not request.reduce_only and prepared.price is not None and trigger is None:
             check_linear_margin(venue, account, sym.spec.symbol, request.side, (request.qty, prepared.price))
         instrument = sym.spec.instrument
         if sym.is_linear:
@@ -295,6 +287,8 @@ class MatchingEngine:
             take_profit=request.take_profit,
             stop_loss=request.stop_loss,
         )
+        if trigger is not None:
+            trigger.apply_to(order)
         if request.order_link_id:
             account.links[f"{request.category}:{request.order_link_id}"] = order.order_id
         account.add_open(order)
@@ -305,12 +299,15 @@ class MatchingEngine:
             venue.emit_order(order)
             venue.schedule("activate", {"order_id": order.order_id})
         else:
-            self._matcher.activate(order)
+            self._timeline.activate(order)
         venue.flush()
         return OrderAck(order.order_id, order.order_link_id)
 
     def amend_order(self, uid: int, request: AmendRequest) -> OrderAck:
-        """Change an open order's qty/price/TP/SL (or raise); the change arrives as an order update."""
+        """Change an open order's qty/price/TP/SL (or raise); the change arrives as an order update.
+
+        An order that has not triggered may also change its trigger price and watched price.
+        """
         venue = self._venue
         account = self._account(uid)
         symbol_of(venue, request.category, request.symbol)
@@ -323,33 +320,33 @@ class MatchingEngine:
             request.order_link_id,
             "replace",
         )
-        prepare_amend(venue, account, order, request)
-        if venue.config.latency.enabled:
-            venue.schedule(
-                "amend",
-                {
-                    "order_id": order.order_id,
-                    "qty": request.qty,
-                    "price": request.price,
-                    "take_profit": request.take_profit,
-                    "stop_loss": request.stop_loss,
-                },
-            )
-        else:
-            self._timeline.apply_amend(
-                order.order_id, request.qty, request.price, request.take_profit, request.stop_loss
-            )
+        change = check_amend(venue, account, order, request)
+        self._timeline.request_amend(order, request, change)
         venue.flush()
         return OrderAck(order.order_id, order.order_link_id)
 
     def cancel_order(
-        self, uid: int, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
+        self,
+        uid: int,
+        category: Category,
+        symbol: str,
+        *,
+        order_id: str = "",
+        order_link_id: str = "",
+        order_filter: OrderFilter | None = None,
     ) -> OrderAck:
-        """Cancel one open order (orderId wins over orderLinkId), or raise 110001 / 170213."""
+        """Cancel one open order (orderId wins over orderLinkId), or raise 110001 / 170213.
+
+        Spot looks among the `order_filter` kind only (default plain orders), as Bybit does.
+        """
         venue = self._venue
         account = self._account(uid)
         symbol_of(venue, category, symbol)
         order = find_open_order(venue, account, category, symbol, order_id, order_link_id, "cancel")
+        if category is Category.SPOT and order_filter_of(order.stop_order_type) is not (
+            order_filter or OrderFilter.ORDER
+        ):
+            fail(RetCode.SPOT_ORDER_NOT_EXISTS, "Order does not exist.")
         self._timeline.request_cancel(order)
         venue.flush()
         return OrderAck(order.order_id, order.order_link_id)
@@ -362,18 +359,27 @@ class MatchingEngine:
         symbol: str | None = None,
         base_coin: str | None = None,
         settle_coin: str | None = None,
+        order_filter: OrderFilter | None = None,
+        stop_order_type: str | None = None,
     ) -> list[OrderAck]:
-        """Cancel every open order matching the filter; linear needs symbol, baseCoin or settleCoin."""
+        """Cancel every open order matching the filter; linear needs symbol, baseCoin or settleCoin.
+
+        `order_filter` picks a kind of order (spot default: plain orders only; linear: all kinds);
+        `stop_order_type` narrows further (e.g. `Stop`: conditional orders but not TP/SL).
+        """
         venue = self._venue
         account = self._account(uid)
         if category is Category.LINEAR and not (symbol or base_coin or settle_coin):
             fail(RetCode.PARAMS_ERROR, "symbol, baseCoin or settleCoin is required for linear cancel-all")
         if symbol:
             symbol_of(venue, category, symbol)
+        kind = order_filter or (OrderFilter.ORDER if category is Category.SPOT else None)
         chosen = [
             o
             for o in account.open_orders.values()
             if self._matches(o, category, symbol, base_coin, settle_coin)
+            and (kind is None or order_filter_of(o.stop_order_type) is kind)
+            and (stop_order_type is None or o.stop_order_type == stop_order_type)
         ]
         for order in chosen:
             self._timeline.request_cancel(order)
@@ -525,8 +531,8 @@ class MatchingEngine:
         """Return the account's leverage on a linear symbol."""
         return self._account(uid).leverage_of(symbol)
 
-    def drain_events(self) -> list[EngineEvent]:
-        """Return every event since the last drain, oldest first, and clear the outbox."""
+    def drain_events(self) -> list[AccountMessage]:
+        """Return every account message since the last drain, oldest first, and clear the outbox."""
         return self._venue.drain()
 
     # --- persistence --------------------------------------------------------------------------
@@ -542,6 +548,7 @@ class MatchingEngine:
         engine._venue = persist.load(data)
         engine._matcher = Matcher(engine._venue)
         engine._timeline = Timeline(engine._venue, engine._matcher)
+        engine._input = MarketInput(engine._venue, engine._matcher, engine._timeline)
         return engine
 
     # --- internals ----------------------------------------------------------------------------
@@ -553,17 +560,7 @@ class MatchingEngine:
         return account
 
     def _sym(self, symbol: str, category: Category | None) -> SymbolState:
-        symbols = self._venue.symbols
-        if category is not None:
-            sym = symbols.get((category, symbol))
-            if sym is None:
-                raise ConfigError(f"{category} symbol {symbol} is not listed in the engine")
-            return sym
-        found = [s for (_, name), s in symbols.items() if name == symbol]
-        if len(found) != 1:
-            problem = "is not listed in the engine" if not found else "is listed in several categories"
-            raise ConfigError(f"symbol {symbol} {problem}: pass category=")
-        return found[0]
+        return self._input.symbol(symbol, category)
 
     def _matches(
         self,

@@ -54,28 +54,41 @@ class Matcher:
 
     # --- reservations -------------------------------------------------------------------------
 
+    def spot_need(self, order: WorkingOrder) -> tuple[str, Decimal]:
+        """Return the coin and amount a spot order's unfilled part locks (quote for buys, base for sells).
+
+        A market order waiting for its trigger has no price yet: its trigger price stands in.
+        """
+        instrument = self.venue.sym_of(order).spec.instrument
+        price = order.price if order.price is not None else order.trigger_price
+        if order.is_buy:
+            amount = order.leaves_quote if order.quote_sized else order.leaves_qty * (price or _ZERO)
+            return instrument.quote_coin, amount
+        amount = order.leaves_qty
+        if order.quote_sized:
+            amount = quote_sell_base(order.leaves_quote, price, instrument.qty_step)
+        return instrument.base_coin, amount
+
     def reserve(self, order: WorkingOrder) -> None:
-        """Hold what the order's unfilled part needs: order margin (linear) or locked coin (spot)."""
-        venue = self.venue
-        account = venue.accounts[order.uid]
-        spec = venue.sym_of(order).spec
+        """Hold what the order's unfilled part needs: order margin (linear) or locked coin (spot).
+
+        An untriggered conditional order holds nothing (a spot TP/SL order holds its coin).
+        """
+        if not order.holds_funds:
+            return
+        account = self.venue.accounts[order.uid]
         if order.category is Category.LINEAR:
             if not order.reduce_only and order.price is not None:
                 account.exposure_of(order.symbol).add(order.side, order.leaves_qty, order.price)
             return
-        if order.is_buy:
-            amount = order.leaves_quote if order.quote_sized else order.leaves_qty * (order.price or _ZERO)
-            coin = spec.instrument.quote_coin
-        else:
-            amount = order.leaves_qty
-            if order.quote_sized:
-                amount = quote_sell_base(order.leaves_quote, order.price, spec.instrument.qty_step)
-            coin = spec.instrument.base_coin
+        coin, amount = self.spot_need(order)
         order.lock += amount
         account.coin(coin).locked += amount
 
     def unreserve(self, order: WorkingOrder) -> None:
         """Release whatever the order still holds."""
+        if not order.holds_funds:
+            return
         venue = self.venue
         account = venue.accounts[order.uid]
         if order.category is Category.LINEAR:
@@ -171,11 +184,15 @@ class Matcher:
         sym.resting(order.is_buy).add(order)
 
     def cancel(self, order: WorkingOrder, cancel_type: str, reason: str) -> None:
-        """Close an open order without further fills."""
+        """Close an open order without further fills (`Deactivated` if it never triggered)."""
         if order.resting:
             self.venue.sym_of(order).resting(order.is_buy).remove(order)
         self.unreserve(order)
-        order.status = cancelled_status(order.category, order.cum_qty)
+        if order.awaiting_trigger:
+            self.venue.sym_of(order).triggers.discard(order)
+            order.status = OrderStatus.DEACTIVATED
+        else:
+            order.status = cancelled_status(order.category, order.cum_qty)
         order.cancel_type = cancel_type
         order.reject_reason = reason
         order.updated_ms = self.venue.now_ms
@@ -427,7 +444,10 @@ class Matcher:
         orders = [
             o
             for o in account.open_orders.values()
-            if o.reduce_only and o.symbol == symbol and o.status is not OrderStatus.CREATED
+            if o.reduce_only
+            and o.symbol == symbol
+            and o.status is not OrderStatus.CREATED
+            and not o.awaiting_trigger  # sized against the position when it triggers
         ]
         for order in orders:
             closable = self.closable(order)

@@ -5,13 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bst.bybit.retcodes import RetCode
+from bst.domain.market import Side
 from bst.engine.accounts import Account, margin_summary
+from bst.engine.validation import check_position_tpsl
 from bst.engine.venue import SymbolState, Venue, fail
-
-
-def _beyond(price: Decimal, reference: Decimal, above: bool) -> bool:
-    """Return whether `price` is at or above (`above`) / at or below `reference`."""
-    return price >= reference if above else price <= reference
 
 
 def change_leverage(
@@ -59,23 +56,13 @@ def change_trading_stop(
     take_profit: Decimal | None,
     stop_loss: Decimal | None,
 ) -> None:
-    """Set (0 clears) the position's TP/SL; each must lie on the profit/loss side of the last price."""
+    """Set (0 clears) the position's TP/SL: within the price range, on its side of the last price."""
     symbol = sym.spec.symbol
     position = account.positions.get(symbol)
     if position is None or position.size == 0:
         fail(RetCode.PARAMS_ERROR, "can not set tp/sl/ts for zero position")
-    long = position.size > 0
-    last = sym.last_price or sym.reference_price()
-    if last is not None:
-        wrong_tp = take_profit is not None and take_profit > 0 and _beyond(take_profit, last, not long)
-        wrong_sl = stop_loss is not None and stop_loss > 0 and _beyond(stop_loss, last, long)
-        if wrong_tp:
-            fail(
-                RetCode.PARAMS_ERROR,
-                f"TakeProfit:{take_profit} is on the wrong side of the last price {last}",
-            )
-        if wrong_sl:
-            fail(RetCode.PARAMS_ERROR, f"StopLoss:{stop_loss} is on the wrong side of the last price {last}")
+    side = Side.BUY if position.size > 0 else Side.SELL
+    check_position_tpsl(sym, side, sym.last_price or sym.reference_price(), take_profit, stop_loss)
     if take_profit is not None:
         position.take_profit = take_profit if take_profit > 0 else None
     if stop_loss is not None:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category
-from bst.domain.orders import Execution, Order
+from bst.domain.orders import Execution, Order, OrderStatus
 from bst.engine.accounts import account_from_state, account_to_state
 from bst.engine.book import LiquidityBook
 from bst.engine.config import EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
@@ -172,8 +172,12 @@ def _arguments_to_state(arguments: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in arguments.items()}
 
 
+_KEPT_AS_SAVED = frozenset({"order_id", "trigger_by", "trigger_direction"})
+"""Arguments of travelling requests that are not Decimals."""
+
+
 def _arguments_from_state(arguments: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v if k == "order_id" or v is None else Decimal(v)) for k, v in arguments.items()}
+    return {k: (v if k in _KEPT_AS_SAVED or v is None else Decimal(v)) for k, v in arguments.items()}
 
 
 def dump(venue: Venue) -> dict[str, Any]:
@@ -224,6 +228,8 @@ def load(data: dict[str, Any]) -> Venue:
             venue.orders[order.order_id] = order
             if order.resting:
                 venue.sym_of(order).resting(order.is_buy).add(order)
+            if order.awaiting_trigger and order.status is OrderStatus.UNTRIGGERED:
+                venue.sym_of(order).triggers.add(order)
         account.closed = {o["order_id"]: decode(Order, o) for o in raw["closed"]}
         account.executions = [decode(Execution, e) for e in raw["executions"]]
     venue.refresh_funding_due()

@@ -1,18 +1,32 @@
 """Synchronous request checks, with the retCodes Bybit answers (raised as bst's Bybit errors).
 
-Derivatives and spot answer different codes for the same mistake; each check picks by category.
+The instrument's order rules are the domain's (`bst.domain.order_rules`, shared with the client's
+pre-check); `refuse` maps a broken rule to Bybit's code, which differs by category (derivatives
+110xxx/10001, spot 170xxx). The checks that need the account or the book (balance, open orders,
+reduce-only, duplicates) live here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NoReturn
 
 from bst.bybit.retcodes import SYMBOL_INVALID_MSG, RetCode
+from bst.domain.instrument import Instrument
 from bst.domain.market import Category, Side
+from bst.domain.order_rules import (
+    OrderRule,
+    RuleViolation,
+    check_notional,
+    check_price,
+    check_qty,
+    check_tpsl,
+)
 from bst.domain.orders import (
     AmendRequest,
     MarketUnit,
+    OrderFilter,
     OrderRequest,
     OrderType,
     TimeInForce,
@@ -25,6 +39,7 @@ from bst.engine.venue import SymbolState, Venue, fail
 from bst.engine.working import WorkingOrder
 
 _ZERO = Decimal(0)
+UNCHANGED_MSG = "The order remains unchanged as the parameters entered match the existing ones"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,86 +60,101 @@ def symbol_of(venue: Venue, category: Category, symbol: str) -> SymbolState:
     return sym
 
 
-def _on_step(value: Decimal, step: Decimal) -> bool:
-    return step <= 0 or value % step == 0
-
-
-def _check_price(sym: SymbolState, side: Side, price: Decimal) -> None:
-    spot = sym.spec.category is Category.SPOT
-    instrument = sym.spec.instrument
-    if price <= 0:
-        fail(RetCode.PARAMS_ERROR, f"price must be positive, got {price}")
-    if not _on_step(price, instrument.tick_size):
+def refuse(violation: RuleViolation, instrument: Instrument) -> NoReturn:
+    """Raise the error Bybit answers for a broken order rule of `instrument` (spot: 170xxx)."""
+    spot = instrument.category is Category.SPOT
+    rule, value, limit = violation.rule, _plain(violation.value), _plain(violation.limit)
+    if rule is OrderRule.PRICE_INVALID:
+        fail(RetCode.PARAMS_ERROR, f"params error: price invalid: must be positive, got {value}")
+    if rule is OrderRule.PRICE_OFF_TICK:
         if spot:
             fail(RetCode.SPOT_PRICE_DECIMALS, "Order price decimal too long.")
-        fail(RetCode.PARAMS_ERROR, f"price {price} is not a multiple of tickSize {instrument.tick_size}")
-    too_low = instrument.min_price > 0 and price < instrument.min_price
-    too_high = instrument.max_price > 0 and price > instrument.max_price
-    reference = sym.reference_price()
-    if reference is not None:
-        band = sym.spec.limit_price_band_ratio
-        if side is Side.BUY and price > reference * (1 + band):
-            too_high = True
-        if side is Side.SELL and price < reference * (1 - band):
-            too_low = True
-    if too_high or too_low:
+        fail(RetCode.PARAMS_ERROR, f"price {value} is not a multiple of tickSize {limit}")
+    if rule in (OrderRule.PRICE_ABOVE_MAX, OrderRule.PRICE_ABOVE_BAND):
         if spot:
-            fail(
-                RetCode.SPOT_PRICE_TOO_HIGH if too_high else RetCode.SPOT_PRICE_TOO_LOW,
-                "Order price out of permissible range.",
-            )
-        fail(RetCode.PRICE_OUT_OF_RANGE, f"Order price {price} is out of permissible range")
-
-
-def _check_qty(sym: SymbolState, qty: Decimal, *, market: bool) -> None:
-    spot = sym.spec.category is Category.SPOT
-    instrument = sym.spec.instrument
-    if qty <= 0:
-        fail(RetCode.SPOT_QTY_TOO_LOW if spot else RetCode.PARAMS_ERROR, f"qty must be positive, got {qty}")
-    if not _on_step(qty, instrument.qty_step):
+            fail(RetCode.SPOT_PRICE_TOO_HIGH, "Order price out of permissible range.")
+        fail(RetCode.PRICE_OUT_OF_RANGE, f"Order price {value} is out of permissible range")
+    if rule in (OrderRule.PRICE_BELOW_MIN, OrderRule.PRICE_BELOW_BAND):
+        if spot:
+            fail(RetCode.SPOT_PRICE_TOO_LOW, "Order price out of permissible range.")
+        fail(RetCode.PRICE_OUT_OF_RANGE, f"Order price {value} is out of permissible range")
+    if rule is OrderRule.QTY_INVALID:
+        if spot:
+            fail(RetCode.SPOT_QTY_TOO_LOW, "Order quantity lower than the minimum.")
+        fail(RetCode.PARAMS_ERROR, f"params error: qty invalid: must be positive, got {value}")
+    if rule is OrderRule.QTY_OFF_STEP:
         if spot:
             fail(RetCode.SPOT_QTY_DECIMALS, "Order volume decimal too long.")
-        fail(RetCode.PARAMS_ERROR, f"qty {qty} is not a multiple of qtyStep {instrument.qty_step}")
-    if instrument.min_qty > 0 and qty < instrument.min_qty:
+        fail(RetCode.PARAMS_ERROR, f"qty {value} is not a multiple of qtyStep {limit}")
+    if rule is OrderRule.QTY_BELOW_MIN:
         if spot:
             fail(RetCode.SPOT_QTY_TOO_LOW, "Order quantity lower than the minimum.")
         fail(RetCode.PARAMS_ERROR, "The number of contracts exceeds minimum limit allowed")
-    limit = instrument.max_market_qty if market and instrument.max_market_qty > 0 else instrument.max_qty
-    if limit > 0 and qty > limit:
+    if rule is OrderRule.QTY_ABOVE_MAX:
         if spot:
             fail(RetCode.SPOT_QTY_TOO_HIGH, "Order quantity too large.")
-        fail(RetCode.PARAMS_ERROR, "The number of contracts exceeds maximum limit allowed")
-
-
-def _check_notional(sym: SymbolState, value: Decimal) -> None:
-    instrument = sym.spec.instrument
-    if instrument.min_notional > 0 and value < instrument.min_notional:
-        if sym.spec.category is Category.SPOT:
+        fail(
+            RetCode.PARAMS_ERROR,
+            f"The number of contracts exceeds maximum limit allowed: too large, "
+            f"order_qty:{value} > max_qty:{limit}",
+        )
+    if rule is OrderRule.NOTIONAL_BELOW_MIN:
+        if spot:
             fail(RetCode.SPOT_VALUE_BELOW_MIN, "Order value exceeded lower limit.")
         fail(
             RetCode.NOTIONAL_BELOW_MIN,
-            f"Order does not meet minimum order value {instrument.min_notional}{instrument.settle_coin}",
+            f"Order does not meet minimum order value {limit}{instrument.settle_coin}",
         )
-
-
-def _check_tpsl(
-    side: Side, base: Decimal | None, take_profit: Decimal | None, stop_loss: Decimal | None
-) -> None:
-    if base is None:
-        return
-    long = side is Side.BUY
-    if take_profit is not None and take_profit > 0 and (take_profit <= base if long else take_profit >= base):
+    side = violation.side.value if violation.side is not None else ""
+    if rule is OrderRule.TAKE_PROFIT_OUT_OF_RANGE:
+        fail(RetCode.PARAMS_ERROR, f"params error: takeProfit invalid: {value} is out of permissible range")
+    if rule is OrderRule.STOP_LOSS_OUT_OF_RANGE:
+        fail(RetCode.PARAMS_ERROR, f"params error: stopLoss invalid: {value} is out of permissible range")
+    long = violation.side is not Side.SELL
+    if rule is OrderRule.TAKE_PROFIT_WRONG_SIDE:
         direction = "higher" if long else "lower"
         fail(
             RetCode.PARAMS_ERROR,
-            f"TakeProfit:{take_profit} set for {side} position should be {direction} than {base}",
+            f"TakeProfit:{value} set for {side} position should be {direction} than {limit}",
         )
-    if stop_loss is not None and stop_loss > 0 and (stop_loss >= base if long else stop_loss <= base):
-        direction = "lower" if long else "higher"
-        fail(
-            RetCode.PARAMS_ERROR,
-            f"StopLoss:{stop_loss} set for {side} position should be {direction} than {base}",
-        )
+    direction = "lower" if long else "higher"
+    fail(RetCode.PARAMS_ERROR, f"StopLoss:{value} set for {side} position should be {direction} than {limit}")
+
+
+def _plain(value: Decimal | None) -> str:
+    # Bybit prints plain digits; an absurd magnitude stays in short scientific form.
+    if value is None:
+        return ""
+    if not value.is_finite() or abs(value.adjusted()) > 30:
+        return str(value)
+    return format(value, "f")
+
+
+def _check(violation: RuleViolation | None, instrument: Instrument) -> None:
+    if violation is not None:
+        refuse(violation, instrument)
+
+
+def _check_price(sym: SymbolState, side: Side, price: Decimal, around: Decimal | None = None) -> None:
+    """Check a limit price; the band lies around `around` (a conditional order's trigger price),
+    else around the reference price."""
+    spec = sym.spec
+    violation = check_price(
+        spec.instrument,
+        price,
+        side=side,
+        reference=around if around is not None else sym.reference_price(),
+        band_ratio=spec.limit_price_band_ratio,
+    )
+    _check(violation, spec.instrument)
+
+
+def check_position_tpsl(
+    sym: SymbolState, side: Side, base: Decimal | None, take_profit: Decimal | None, stop_loss: Decimal | None
+) -> None:
+    """Fail with 10001 when a TP/SL is absurd or on the wrong side of `base` for a `side` position."""
+    instrument = sym.spec.instrument
+    _check(check_tpsl(instrument, side, base, take_profit, stop_loss), instrument)
 
 
 def check_linear_margin(
@@ -202,12 +232,15 @@ def prepare_create(
     if request.reduce_only and (request.take_profit is not None or request.stop_loss is not None):
         fail(RetCode.PARAMS_ERROR, "reduce-only orders cannot carry takeProfit/stopLoss")
     market = request.order_type is OrderType.MARKET
+    # A conditional order is checked against its trigger price and holds nothing until it triggers,
+    # except a spot TP/SL order (Bybit: "the assets are occupied even before the order is triggered").
+    trigger = request.trigger_price
     if request.order_type not in (OrderType.MARKET, OrderType.LIMIT):
         fail(RetCode.PARAMS_ERROR, f"orderType {request.order_type} is invalid")
     unit: MarketUnit | None = None
     if market:
         tif = TimeInForce.FOK if request.time_in_force is TimeInForce.FOK else TimeInForce.IOC
-        price = protected
+        price = protected if trigger is None else None
         if spot:
             default = MarketUnit.QUOTE_COIN if request.side is Side.BUY else MarketUnit.BASE_COIN
             unit = request.market_unit or default
@@ -216,17 +249,17 @@ def prepare_create(
         if request.price is None:
             fail(RetCode.PARAMS_ERROR, "price is required for limit orders")
         price = request.price
-        _check_price(sym, request.side, price)
+        _check_price(sym, request.side, price, around=trigger)
     if unit is MarketUnit.QUOTE_COIN:
-        if request.qty <= 0:
-            fail(RetCode.SPOT_QTY_TOO_LOW, f"qty must be positive, got {request.qty}")
+        if not (request.qty.is_finite() and request.qty > 0):
+            refuse(RuleViolation(OrderRule.QTY_INVALID, request.symbol, request.qty), instrument)
         value = request.qty
     else:
-        _check_qty(sym, request.qty, market=market)
-        reference = price if price is not None else sym.reference_price()
+        _check(check_qty(instrument, request.qty, market=market), instrument)
+        reference = price if price is not None else (trigger or sym.reference_price())
         value = request.qty * reference if reference is not None else _ZERO
     if not request.reduce_only and (value > 0 or unit is MarketUnit.QUOTE_COIN):
-        _check_notional(sym, value)
+        _check(check_notional(instrument, value), instrument)
     if account.open_count(category, request.symbol) >= venue.config.max_open_orders_per_symbol:
         fail(RetCode.TOO_MANY_ACTIVE_ORDERS, "Exceeded the maximum number of active orders")
     if request.reduce_only:
@@ -235,14 +268,14 @@ def prepare_create(
         closable = -size if request.side is Side.BUY else size
         if closable <= 0:
             fail(RetCode.REDUCE_ONLY_NOT_SATISFIED, "Reduce-only rule not satisfied")
-    _check_tpsl(
-        request.side, price if not market else sym.reference_price(), request.take_profit, request.stop_loss
-    )
-    if spot:
+    base = price if not market else (trigger or sym.reference_price())
+    check_position_tpsl(sym, request.side, base, request.take_profit, request.stop_loss)
+    if spot and (trigger is None or request.order_filter is OrderFilter.TPSL_ORDER):
+        lock_price = price if price is not None else trigger  # a waiting market order: its trigger
         if request.side is Side.BUY:
-            need = request.qty if unit is MarketUnit.QUOTE_COIN else request.qty * (price or _ZERO)
+            need = request.qty if unit is MarketUnit.QUOTE_COIN else request.qty * (lock_price or _ZERO)
         elif unit is MarketUnit.QUOTE_COIN:
-            need = quote_sell_base(request.qty, price, instrument.qty_step)
+            need = quote_sell_base(request.qty, lock_price, instrument.qty_step)
         else:
             need = request.qty
         check_spot_balance(venue, account, sym, request.side, need)
@@ -289,13 +322,13 @@ def prepare_amend(venue: Venue, account: Account, order: WorkingOrder, request: 
     if request.price is not None:
         _check_price(sym, order.side, price)
     if request.qty is not None:
-        _check_qty(sym, qty, market=False)
+        _check(check_qty(sym.spec.instrument, qty, market=False), sym.spec.instrument)
         if qty <= order.cum_qty:
             fail(RetCode.PARAMS_ERROR, f"qty {qty} must exceed the filled qty {order.cum_qty}")
     if request.take_profit is not None or request.stop_loss is not None:
         if order.category is Category.SPOT or order.reduce_only:
             fail(RetCode.PARAMS_ERROR, "takeProfit/stopLoss cannot be set on this order")
-        _check_tpsl(order.side, price, request.take_profit, request.stop_loss)
+        check_position_tpsl(sym, order.side, price, request.take_profit, request.stop_loss)
     unchanged = (
         qty == order.qty
         and price == order.price
@@ -303,12 +336,9 @@ def prepare_amend(venue: Venue, account: Account, order: WorkingOrder, request: 
         and request.stop_loss in (None, order.stop_loss)
     )
     if unchanged:
-        fail(
-            RetCode.PARAMS_ERROR,
-            "The order remains unchanged as the parameters entered match the existing ones",
-        )
+        fail(RetCode.PARAMS_ERROR, UNCHANGED_MSG)
     if not order.reduce_only:
-        _check_notional(sym, qty * price)
+        _check(check_notional(sym.spec.instrument, qty * price), sym.spec.instrument)
     leaves = qty - order.cum_qty
     if order.category is Category.LINEAR:
         if not order.reduce_only and order.price is not None:

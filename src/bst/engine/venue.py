@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 from bst.bybit.errors import error_for_code
 from bst.domain.market import Category
-from bst.domain.orders import Execution
+from bst.domain.orders import Execution, TriggerBy
 from bst.engine.accounts import (
     COLLATERAL_COINS,
     Account,
@@ -19,14 +19,9 @@ from bst.engine.accounts import (
 )
 from bst.engine.book import LiquidityBook
 from bst.engine.config import EngineConfig, SymbolSpec
-from bst.engine.events import (
-    EngineEvent,
-    ExecutionUpdate,
-    OrderUpdate,
-    PositionUpdate,
-    WalletUpdate,
-)
+from bst.engine.events import AccountMessage, Outbox
 from bst.engine.ids import IdFactory
+from bst.engine.triggers import TriggerBook
 from bst.engine.working import RestingSide, WorkingOrder
 
 _ONE = Decimal(1)
@@ -53,6 +48,7 @@ class SymbolState:
         "next_funding_ms",
         "sells",
         "spec",
+        "triggers",
     )
 
     def __init__(self, spec: SymbolSpec) -> None:
@@ -70,6 +66,8 @@ class SymbolState:
         """Last and reference price at the last TP/SL and liquidation checks."""
         self.holders: dict[int, None] = {}
         """Accounts with a non-zero position here (insertion-ordered set)."""
+        self.triggers = TriggerBook()
+        """Untriggered conditional orders, by the price they watch."""
 
     @property
     def is_linear(self) -> bool:
@@ -79,6 +77,19 @@ class SymbolState:
     def resting(self, is_buy: bool) -> RestingSide:
         """Return the resting orders of one side."""
         return self.buys if is_buy else self.sells
+
+    def watched_price(self, by: TriggerBy) -> Decimal | None:
+        """Return the price a conditional order watching `by` compares with its trigger.
+
+        Last price is the last public trade; mark is the mark price (else last trade, else mid, as
+        everywhere in the engine); index is the index price when one was fed, else the mark. Spot
+        orders always watch the last price.
+        """
+        if by is TriggerBy.LAST_PRICE or not self.is_linear:
+            return self.last_price
+        if by is TriggerBy.INDEX_PRICE and self.index_price is not None:
+            return self.index_price
+        return self.reference_price()
 
     def reference_price(self) -> Decimal | None:
         """Return the price market orders are protected around: mark, else last trade, else mid."""
@@ -106,7 +117,7 @@ class Venue:
         """Every open order of every account, by orderId."""
         self.pending: list[tuple[int, int, str, dict[str, Any]]] = []
         """Heap of (arrival ms, request seq, action, arguments) still travelling to the book."""
-        self.outbox: list[EngineEvent] = []
+        self.outbox = Outbox()
         self.funding_due_ms: int | None = None
         """The earliest funding time of any symbol (cached for the clock's fast path)."""
         self._dirty: dict[int, dict[str, None]] = {}
@@ -173,7 +184,7 @@ class Venue:
     def emit_order(self, order: WorkingOrder) -> None:
         """Queue an order update (when events are on)."""
         if self.config.emit_events:
-            self.outbox.append(OrderUpdate(order.uid, order.snapshot()))
+            self.outbox.order(order.uid, order.snapshot(), self.now_ms)
 
     def record_execution(self, account: Account, execution: Execution) -> None:
         """Store an execution in the account's history and queue its update."""
@@ -182,7 +193,7 @@ class Venue:
         if len(account.executions) > limit + limit // 4:
             del account.executions[: len(account.executions) - limit]
         if self.config.emit_events:
-            self.outbox.append(ExecutionUpdate(account.uid, execution))
+            self.outbox.execution(account.uid, execution, self.now_ms)
 
     def archive(self, order: WorkingOrder) -> None:
         """Move a closed order from the open set to the account's closed history."""
@@ -202,18 +213,20 @@ class Venue:
             symbols[symbol] = None
 
     def flush(self) -> None:
-        """Queue the position and wallet updates of every account touched since the last flush."""
+        """End the action: queue the position and wallet updates of every account touched since."""
         dirty, self._dirty = self._dirty, {}
         if not self.config.emit_events:
             return
+        outbox = self.outbox
+        now_ms = self.now_ms
         for uid, symbols in dirty.items():
             account = self.accounts[uid]
             summary = margin_summary(account, self)
             for symbol in symbols:
-                self.outbox.append(PositionUpdate(uid, position_snapshot(account, symbol, self, summary)))
-            self.outbox.append(WalletUpdate(uid, wallet_snapshot(account, self, summary=summary)))
+                outbox.position(uid, position_snapshot(account, symbol, self, summary), now_ms)
+            outbox.wallet(uid, wallet_snapshot(account, self, summary=summary), now_ms)
+        outbox.end_action()
 
-    def drain(self) -> list[EngineEvent]:
+    def drain(self) -> list[AccountMessage]:
         """Return and clear the outbox."""
-        events, self.outbox = self.outbox, []
-        return events
+        return self.outbox.drain()

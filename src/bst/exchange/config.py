@@ -65,7 +65,7 @@ class ClientConfig:
     base_url: str = f"http://127.0.0.1:{endpoints.SIM_DEFAULT_PORT}"
     credentials: Credentials | None = None
     timeout_s: float = 10.0
-    recv_window_ms: int = 5000
+    recv_window_ms: int = endpoints.DEFAULT_RECV_WINDOW_MS
     rate: RateLimitConfig = field(default_factory=RateLimitConfig)
     retry: RetryConfig = field(default_factory=RetryConfig)
     max_connections: int = 20

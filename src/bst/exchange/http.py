@@ -22,6 +22,7 @@ from bst.domain.errors import (
     BybitAuthError,
     BybitConnectionError,
     BybitRateLimitError,
+    BybitServerError,
     BybitTimeoutError,
     BybitTimestampError,
 )
@@ -85,18 +86,26 @@ class BybitHttp:
     async def call(
         self, endpoint: Endpoint, params: Params | None = None, *, repeat_safe: bool = True
     ) -> Envelope:
-        """Send one request with pacing and retries; return the successful envelope."""
+        """Send one request with pacing and retries; return the successful envelope.
+
+        A request that is not `repeat_safe` (one that changes state: create, amend, cancel) is never
+        repeated once it may have taken effect: a timeout, a connection cut after sending, or a server
+        failure (10000, 10016, HTTP 5xx: the exchange may have acted before failing) raise with
+        `outcome_unknown` True for the caller to resolve.
+        """
         clean = {k: v for k, v in (params or {}).items() if v is not None}
+        safe = repeat_safe or endpoint.method == "GET"
 
         async def once() -> Envelope:
-            return await self._send(endpoint, clean)
+            try:
+                return await self._send(endpoint, clean)
+            except BybitServerError as e:
+                if not safe:
+                    e.outcome_unknown = True
+                raise
 
         return await call_with_retry(
-            once,
-            config=self.config.retry,
-            clock=self.clock,
-            what=endpoint.path,
-            repeat_safe=repeat_safe or endpoint.method == "GET",
+            once, config=self.config.retry, clock=self.clock, what=endpoint.path, repeat_safe=safe
         )
 
     async def sync_time(self) -> int:

@@ -1,47 +1,30 @@
 """Signed REST calls: orders, executions, positions, wallet, fees, leverage.
 
-Orders are validated and rounded against the instrument before sending, always carry an
-`orderLinkId`, and are never re-sent blindly: when a create's reply is lost, the order is looked up
-by its `orderLinkId` first, and only re-sent (same id, so the exchange refuses a duplicate) when the
-exchange has no trace of it.
+`BybitRestClient` is an `OrderGateway` (`bst.domain.ports`). Orders are validated and rounded
+against the instrument before sending and always carry an `orderLinkId`. Each order request is sent
+once: a lost reply raises with `outcome_unknown` True and is never resolved here (no lookup, no
+re-send); the execution policy (`bst.trading.execution`) decides what to do about it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
-
-import structlog
 
 from bst.bybit import endpoints as ep
 from bst.bybit.codec import account as account_codec
 from bst.bybit.codec import orders as order_codec
 from bst.bybit.retcodes import RetCode
-from bst.domain.errors import (
-    BybitAPIError,
-    BybitDuplicateOrderError,
-    BybitInvalidParameterError,
-    BybitOrderNotFoundError,
-    OrderValidationError,
-)
+from bst.domain.errors import BybitAPIError, BybitInvalidParameterError, OrderValidationError
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category
 from bst.domain.order_rules import prepare_order
-from bst.domain.orders import (
-    AmendRequest,
-    Execution,
-    Order,
-    OrderAck,
-    OrderRequest,
-    OrderStatus,
-)
+from bst.domain.orders import AmendRequest, Execution, Order, OrderAck, OrderFilter, OrderRequest
 from bst.domain.portfolio import FeeRate, Position, WalletBalance
 from bst.exchange.http import BybitHttp, Params
 
-log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-CANCELLED_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.PARTIALLY_FILLED_CANCELED})
 MAX_PAGES = 200
 
 
@@ -52,42 +35,17 @@ class PrivateRestMixin:
 
     # -- orders -----------------------------------------------------------------------------
 
-    async def place_order(self, req: OrderRequest, instrument: Instrument | None = None) -> OrderAck:
-        """Validate, round and place an order; resolve a lost reply by orderLinkId, never duplicate."""
-        prepared = prepare_order(req, instrument)
+    async def place_order(self, request: OrderRequest, instrument: Instrument | None = None) -> OrderAck:
+        """Check and round `request` against `instrument` (if given), then send it once; return its ids.
+
+        A lost reply (timeout, connection cut after sending, a server failure) raises with
+        `outcome_unknown` True: the order may exist. Nothing is looked up or re-sent here;
+        `bst.trading.execution` resolves it by orderLinkId.
+        """
+        prepared = prepare_order(request, instrument)
         body = order_codec.encode_order_request(prepared)
-        unknown_before = False
-        for _ in range(3):
-            try:
-                env = await self.http.call(ep.ORDER_CREATE, body, repeat_safe=False)
-                return order_codec.parse_ack(env.result)
-            except BybitAPIError as e:
-                if unknown_before and isinstance(e, BybitDuplicateOrderError):
-                    # Our earlier, unanswered attempt did reach the exchange after all.
-                    found = await self.find_order(prepared.category, prepared.symbol, prepared.order_link_id)
-                    if found is not None:
-                        return OrderAck(found.order_id, found.order_link_id)
-                if unknown_before and not e.outcome_unknown:
-                    # The resend was refused, but the first attempt may yet surface (the exchange's
-                    # order lists can lag): the refusal does not settle what happened to the order.
-                    raise BybitAPIError(
-                        f"order {prepared.order_link_id}: a reply was lost and the resend failed ({e}); "
-                        "query it by orderLinkId before placing it again",
-                        ret_code=e.ret_code,
-                        outcome_unknown=True,
-                    ) from e
-                if not e.outcome_unknown:
-                    raise
-                unknown_before = True
-                log.warning("order.outcome_unknown", order_link_id=prepared.order_link_id, error=str(e))
-                found = await self.find_order(prepared.category, prepared.symbol, prepared.order_link_id)
-                if found is not None:
-                    return OrderAck(found.order_id, found.order_link_id)
-        raise BybitAPIError(
-            f"order {prepared.order_link_id} could not be confirmed after 3 attempts; "
-            "query it by orderLinkId before placing it again",
-            outcome_unknown=True,
-        )
+        env = await self.http.call(ep.ORDER_CREATE, body, repeat_safe=False)
+        return order_codec.parse_ack(env.result)
 
     async def find_order(
         self, category: Category, symbol: str, order_link_id: str = "", *, order_id: str = ""
@@ -101,17 +59,28 @@ class PrivateRestMixin:
         history = await self.get_order_history(category, symbol=symbol, **ids)
         return history[0] if history else None
 
-    async def amend_order(self, req: AmendRequest) -> OrderAck:
-        """Amend qty/price/TP/SL of an open order (by orderId, else orderLinkId)."""
-        if not req.order_id and not req.order_link_id:
+    async def amend_order(self, request: AmendRequest) -> OrderAck:
+        """Amend qty/price/TP/SL of an open order (by orderId, else orderLinkId); send it once."""
+        if not request.order_id and not request.order_link_id:
             raise OrderValidationError("amend needs an orderId or an orderLinkId")
-        env = await self.http.call(ep.ORDER_AMEND, order_codec.encode_amend_request(req), repeat_safe=False)
+        body = order_codec.encode_amend_request(request)
+        env = await self.http.call(ep.ORDER_AMEND, body, repeat_safe=False)
         return order_codec.parse_ack(env.result)
 
     async def cancel_order(
-        self, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
+        self,
+        category: Category,
+        symbol: str,
+        *,
+        order_id: str = "",
+        order_link_id: str = "",
+        order_filter: OrderFilter | None = None,
     ) -> OrderAck:
-        """Cancel one open order (by orderId, else orderLinkId); a lost reply is resolved by looking it up."""
+        """Cancel one open order (by orderId, else orderLinkId); send it once.
+
+        A gone order raises `BybitOrderNotFoundError`; a lost reply raises with `outcome_unknown`.
+        Spot finds a conditional or TP/SL order only with its `order_filter` (StopOrder, tpslOrder).
+        """
         if not order_id and not order_link_id:
             raise OrderValidationError("cancel needs an orderId or an orderLinkId")
         params: Params = {
@@ -119,26 +88,10 @@ class PrivateRestMixin:
             "symbol": symbol,
             "orderId": order_id or None,
             "orderLinkId": order_link_id or None,
+            "orderFilter": order_filter.value if order_filter else None,
         }
-        unknown_before = False
-        for _ in range(3):
-            try:
-                env = await self.http.call(ep.ORDER_CANCEL, params, repeat_safe=False)
-                return order_codec.parse_ack(env.result)
-            except BybitAPIError as e:
-                if not e.outcome_unknown and not (unknown_before and isinstance(e, BybitOrderNotFoundError)):
-                    raise  # a plain refusal, e.g. cancelling an order that is already closed
-                unknown_before = True
-                # The reply was lost (or the repeat found the order gone): ask what became of it.
-                found = await self.find_order(category, symbol, order_link_id, order_id=order_id)
-                if found is not None and found.status in CANCELLED_STATUSES:
-                    return OrderAck(found.order_id, found.order_link_id)
-                if found is None or not found.status.is_open:
-                    raise
-        raise BybitAPIError(
-            f"cancel of {order_id or order_link_id} could not be confirmed after 3 attempts; query the order",
-            outcome_unknown=True,
-        )
+        env = await self.http.call(ep.ORDER_CANCEL, params, repeat_safe=False)
+        return order_codec.parse_ack(env.result)
 
     async def cancel_all_orders(
         self, category: Category, *, symbol: str | None = None, settle_coin: str | None = None
@@ -238,7 +191,7 @@ class PrivateRestMixin:
         )
 
     async def get_wallet_balance(
-        self, account_type: str = "UNIFIED", coins: list[str] | None = None
+        self, account_type: str = "UNIFIED", coins: Sequence[str] | None = None
     ) -> WalletBalance:
         """Return the account's balances (zero balances omitted unless named in `coins`)."""
         params: Params = {"accountType": account_type, "coin": ",".join(coins) if coins else None}

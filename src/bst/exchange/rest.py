@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 import numpy.typing as npt
@@ -25,6 +25,9 @@ from bst.exchange.config import ClientConfig
 from bst.exchange.http import BybitHttp, Params
 from bst.exchange.private_rest import PrivateRestMixin
 from bst.exchange.throttle import RateLimiter
+
+if TYPE_CHECKING:
+    from bst.domain.ports import KlineRowSource, OrderGateway
 
 _ORDERBOOK_LIMITS = {Category.SPOT: 1000, Category.LINEAR: 1000, Category.INVERSE: 1000, Category.OPTION: 25}
 _TRADE_LIMITS = {Category.SPOT: 60, Category.LINEAR: 1000, Category.INVERSE: 1000, Category.OPTION: 100}
@@ -96,7 +99,7 @@ class BybitRestClient(PrivateRestMixin):
             raise BybitInvalidParameterError(f"start {start_ms} is after end {end_ms}")
         params: Params = {
             "category": category.value,
-            "symbol": symbol.upper(),
+            "symbol": symbol,
             "interval": Interval(interval).value,
             "start": start_ms,
             "end": end_ms,
@@ -192,7 +195,7 @@ class BybitRestClient(PrivateRestMixin):
         while True:
             params: Params = {
                 "category": category.value,
-                "symbol": symbol.upper() if symbol else None,
+                "symbol": symbol or None,
                 "status": status,
                 "limit": page_limit,
                 "cursor": cursor or None,
@@ -209,7 +212,7 @@ class BybitRestClient(PrivateRestMixin):
         """Return one instrument, or raise BybitSymbolNotFoundError."""
         found = await self.get_instruments(category, symbol)
         for inst in found:
-            if inst.symbol == symbol.upper():
+            if inst.symbol == symbol:
                 return inst
         raise BybitSymbolNotFoundError(
             f"symbol {symbol} not found in {category.value}", ret_code=RetCode.PARAMS_ERROR
@@ -217,16 +220,14 @@ class BybitRestClient(PrivateRestMixin):
 
     async def get_tickers(self, category: Category, symbol: str | None = None) -> list[Ticker]:
         """Return the tickers of one symbol or of the whole category."""
-        env = await self.http.call(
-            ep.TICKERS, {"category": category.value, "symbol": symbol.upper() if symbol else None}
-        )
+        env = await self.http.call(ep.TICKERS, {"category": category.value, "symbol": symbol or None})
         return codec.parse_tickers(env.result)
 
     async def get_orderbook(self, category: Category, symbol: str, limit: int = 25) -> BookSnapshot:
         """Return an order-book snapshot of up to `limit` levels a side."""
         _check_limit("limit", limit, _ORDERBOOK_LIMITS[category])
         env = await self.http.call(
-            ep.ORDERBOOK, {"category": category.value, "symbol": symbol.upper(), "limit": limit}
+            ep.ORDERBOOK, {"category": category.value, "symbol": symbol, "limit": limit}
         )
         return codec.parse_orderbook(env.result)
 
@@ -234,6 +235,15 @@ class BybitRestClient(PrivateRestMixin):
         """Return the most recent public trades, oldest first."""
         _check_limit("limit", limit, _TRADE_LIMITS[category])
         env = await self.http.call(
-            ep.RECENT_TRADE, {"category": category.value, "symbol": symbol.upper(), "limit": limit}
+            ep.RECENT_TRADE, {"category": category.value, "symbol": symbol, "limit": limit}
         )
         return codec.parse_recent_trades(env.result)
+
+
+if TYPE_CHECKING:  # `make typecheck` proves the client satisfies the ports (mypy checks src/bst only)
+
+    def _is_order_gateway(client: BybitRestClient) -> OrderGateway:
+        return client
+
+    def _is_kline_row_source(client: BybitRestClient) -> KlineRowSource:
+        return client

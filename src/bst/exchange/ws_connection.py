@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import random
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import KW_ONLY, dataclass
 from types import TracebackType
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
@@ -33,27 +34,43 @@ CLOSED: Any = object()
 """The end marker of an event queue; it is put back when read so that every reader stops."""
 
 
-class ConnectionSettings(Protocol):
-    """The settings of a stream config that the connection machinery reads (times in clock seconds)."""
+@dataclass(frozen=True, slots=True)
+class StreamConnectionConfig:
+    """Where a stream connects and how it keeps the connection: the settings both streams share.
+
+    Times are seconds of the stream's clock. `PublicStreamConfig` and `PrivateStreamConfig` extend
+    it with what only they need (category; credentials, topics, hand-over) and name their `url`.
+    Every setting but `base_url` is keyword-only. `event_queue_size` bounds the events waiting for
+    the reader (0: unbounded); `seed` makes the reconnect jitter reproducible.
+    """
+
+    base_url: str
+    _: KW_ONLY
+    ping_interval_s: float = 20.0
+    pong_timeout_s: float = 10.0
+    ack_timeout_s: float = 10.0
+    open_timeout_s: float = 10.0
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    reconnect_factor: float = 2.0
+    reconnect_jitter: float = 0.2
+    event_queue_size: int = 100_000
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.pong_timeout_s < self.ping_interval_s:
+            raise ConfigError("pong_timeout_s must be positive and shorter than ping_interval_s")
+        if self.reconnect_initial_s <= 0 or self.reconnect_max_s < self.reconnect_initial_s:
+            raise ConfigError("reconnect delays must be positive, the maximum at least the initial one")
+        if self.ack_timeout_s <= 0 or self.open_timeout_s <= 0:
+            raise ConfigError("ack_timeout_s and open_timeout_s must be positive")
+        if self.event_queue_size < 0:
+            raise ConfigError("event_queue_size must be 0 (unbounded) or more")
 
     @property
-    def url(self) -> str: ...
-    @property
-    def ping_interval_s(self) -> float: ...
-    @property
-    def pong_timeout_s(self) -> float: ...
-    @property
-    def open_timeout_s(self) -> float: ...
-    @property
-    def reconnect_initial_s(self) -> float: ...
-    @property
-    def reconnect_max_s(self) -> float: ...
-    @property
-    def reconnect_factor(self) -> float: ...
-    @property
-    def reconnect_jitter(self) -> float: ...
-    @property
-    def seed(self) -> int | None: ...
+    def url(self) -> str:
+        """Return the URL to connect to (the stream configs add their endpoint's path)."""
+        return self.base_url
 
 
 class ConnectionCounters(Protocol):
@@ -66,14 +83,6 @@ class ConnectionCounters(Protocol):
     dead_connections: int
     messages: int
     pings_sent: int
-
-
-def check_connection_settings(settings: ConnectionSettings) -> None:
-    """Raise ConfigError for keepalive or reconnect settings that cannot work."""
-    if not 0 < settings.pong_timeout_s < settings.ping_interval_s:
-        raise ConfigError("pong_timeout_s must be positive and shorter than ping_interval_s")
-    if settings.reconnect_initial_s <= 0 or settings.reconnect_max_s < settings.reconnect_initial_s:
-        raise ConfigError("reconnect delays must be positive, the maximum at least the initial one")
 
 
 async def wait_clock(clock: Clock, awaitable: Awaitable[Any], timeout_s: float | None, what: str) -> Any:
@@ -112,13 +121,12 @@ class ReconnectingStream(Generic[EventT]):
 
     def __init__(
         self,
-        settings: ConnectionSettings,
+        settings: StreamConnectionConfig,
         counters: ConnectionCounters,
         *,
         clock: Clock | None,
         on_raw: Callable[[str, int], None] | None,
         task_name: str,
-        queue_size: int = 0,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.connection = 0
@@ -127,7 +135,7 @@ class ReconnectingStream(Generic[EventT]):
         self._counters = counters
         self._on_raw = on_raw
         self._task_name = task_name
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(queue_size)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(settings.event_queue_size)
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from websockets.asyncio.client import ClientConnection
@@ -57,6 +57,9 @@ from bst.exchange.ws_connection import ReconnectingStream, SessionEndedError
 from bst.exchange.ws_private_config import PrivateStreamConfig, PrivateStreamStats, PrivateSubscriptionError
 from bst.exchange.ws_private_resync import PrivateRestReader, ResyncSnapshot, reread
 
+if TYPE_CHECKING:
+    from bst.domain.ports import AccountFeed
+
 __all__ = ["PrivateStream", "PrivateStreamConfig", "PrivateStreamStats", "PrivateSubscriptionError"]
 
 log = structlog.get_logger(__name__)
@@ -80,7 +83,7 @@ class PrivateStream(ReconnectingStream[AccountEvent]):
     ) -> None:
         self.config = config
         self.stats = PrivateStreamStats()
-        # Unbounded queue: a dropped private event would be a missed fill.
+        # The config's queue is unbounded: a dropped private event would be a missed fill.
         super().__init__(config, self.stats, clock=clock, on_raw=on_raw, task_name="bst-ws-private")
         self._rest = rest
         if exchange_time is None:
@@ -371,3 +374,9 @@ class PrivateStream(ReconnectingStream[AccountEvent]):
     def _emit(self, event: AccountEvent) -> None:
         self.stats.events += 1
         self._put(event)
+
+
+if TYPE_CHECKING:  # `make typecheck` proves the stream satisfies the port (mypy checks src/bst only)
+
+    def _is_account_feed(stream: PrivateStream) -> AccountFeed:
+        return stream

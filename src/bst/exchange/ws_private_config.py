@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bst.bybit import endpoints
 from bst.bybit.codec.ws_private import ALL_IN_ONE_TOPICS, check_private_topics
 from bst.domain.errors import BybitInvalidParameterError, ConfigError
 from bst.exchange.config import Credentials
-from bst.exchange.ws_connection import check_connection_settings
+from bst.exchange.ws_connection import StreamConnectionConfig
 from bst.exchange.ws_private_resync import ResyncPlan
 
 
@@ -16,40 +17,38 @@ class PrivateSubscriptionError(BybitInvalidParameterError):
 
 
 @dataclass(frozen=True, slots=True)
-class PrivateStreamConfig:
-    """Where to connect, with which key, and how to keep the connection (times in clock seconds)."""
+class PrivateStreamConfig(StreamConnectionConfig):
+    """The private stream: the shared connection settings plus key, topics and hand-over.
 
-    base_url: str
+    `PrivateStreamConfig(base_url, credentials, topics=..., ping_interval_s=..., seed=...)`. Its
+    event queue is unbounded (`event_queue_size` 0, the only value allowed): a dropped private
+    event would be a missed fill.
+    """
+
     credentials: Credentials = field(repr=False)
     topics: tuple[str, ...] = ALL_IN_ONE_TOPICS
     resync: ResyncPlan = field(default_factory=ResyncPlan)
     auth_expiry_s: float = 10.0
-    ping_interval_s: float = 20.0
-    pong_timeout_s: float = 10.0
-    ack_timeout_s: float = 10.0
-    open_timeout_s: float = 10.0
-    reconnect_initial_s: float = 0.5
-    reconnect_max_s: float = 30.0
-    reconnect_factor: float = 2.0
-    reconnect_jitter: float = 0.2
     max_auth_failures: int = 3
     resync_attempts: int = 3
     max_active_time: str | None = None
-    seed: int | None = None
+    event_queue_size: int = field(default=0, kw_only=True)
 
     def __post_init__(self) -> None:
         if (reason := check_private_topics(self.topics)) is not None:
             raise ConfigError(f"private stream topics: {reason}")
-        check_connection_settings(self)
-        if self.auth_expiry_s <= 0 or self.ack_timeout_s <= 0:
-            raise ConfigError("auth_expiry_s and ack_timeout_s must be positive")
+        StreamConnectionConfig.__post_init__(self)
+        if self.event_queue_size != 0:
+            raise ConfigError("the private stream never drops events: leave event_queue_size at 0")
+        if self.auth_expiry_s <= 0:
+            raise ConfigError("auth_expiry_s must be positive")
         if self.max_auth_failures < 1 or self.resync_attempts < 1:
             raise ConfigError("max_auth_failures and resync_attempts must be at least 1")
 
     @property
     def url(self) -> str:
         """Return the stream URL, e.g. wss://stream.bybit.com/v5/private?max_active_time=60s."""
-        url = f"{self.base_url.rstrip('/')}/v5/private"
+        url = endpoints.private_ws_url(self.base_url)
         return f"{url}?max_active_time={self.max_active_time}" if self.max_active_time else url
 
 

@@ -30,6 +30,7 @@ import structlog
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from bst.bybit import endpoints
 from bst.bybit.codec.ws_public import (
     MAX_ARGS_CHARS_PER_CONNECTION,
     OpReply,
@@ -45,9 +46,9 @@ from bst.domain.bookset import BookSet
 from bst.domain.clock import Clock
 from bst.domain.errors import BybitInvalidParameterError, ConfigError
 from bst.domain.events import BookUpdate, MarketEvent
-from bst.domain.market import Category
+from bst.domain.market import MARKET_DATA_CATEGORIES, Category
 from bst.domain.orderbook import ApplyResult, OrderBook
-from bst.exchange.ws_connection import ReconnectingStream, check_connection_settings
+from bst.exchange.ws_connection import ReconnectingStream, StreamConnectionConfig
 
 log = structlog.get_logger(__name__)
 
@@ -62,31 +63,24 @@ class SubscriptionError(BybitInvalidParameterError):
 
 
 @dataclass(frozen=True, slots=True)
-class PublicStreamConfig:
-    """Where to connect and how to keep the connection alive (times in seconds of the clock)."""
+class PublicStreamConfig(StreamConnectionConfig):
+    """A public stream: the shared connection settings plus the category it serves.
 
-    base_url: str
+    `PublicStreamConfig(base_url, category, ping_interval_s=..., seed=...)`; a full event queue
+    drops the oldest events (counted in `stats.dropped_events`).
+    """
+
     category: Category
-    ping_interval_s: float = 20.0
-    pong_timeout_s: float = 10.0
-    ack_timeout_s: float = 10.0
-    open_timeout_s: float = 10.0
-    reconnect_initial_s: float = 0.5
-    reconnect_max_s: float = 30.0
-    reconnect_factor: float = 2.0
-    reconnect_jitter: float = 0.2
-    event_queue_size: int = 100_000
-    seed: int | None = None
 
     def __post_init__(self) -> None:
-        if self.category not in (Category.SPOT, Category.LINEAR, Category.INVERSE):
+        if self.category not in MARKET_DATA_CATEGORIES:
             raise ConfigError(f"public streams are spot, linear or inverse, not {self.category.value}")
-        check_connection_settings(self)
+        StreamConnectionConfig.__post_init__(self)
 
     @property
     def url(self) -> str:
         """Return the stream URL, e.g. wss://stream.bybit.com/v5/public/linear."""
-        return f"{self.base_url.rstrip('/')}/v5/public/{self.category.value}"
+        return endpoints.public_ws_url(self.base_url, self.category)
 
 
 @dataclass(slots=True)
@@ -160,7 +154,6 @@ class PublicStream(ReconnectingStream[MarketEvent]):
             clock=clock,
             on_raw=on_raw,
             task_name=f"bst-ws-{config.category.value}",
-            queue_size=config.event_queue_size,
         )
         self.failures: dict[str, str] = {}
         self._decoder = PublicDecoder(config.category)

@@ -13,10 +13,13 @@ from types import ModuleType
 from typing import Protocol
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from bst.sim import routes_admin, routes_market, trading_routes, ws_public
 from bst.sim.gateway import Gateway
+from bst.sim.replies import internal_error
 from bst.sim.state import SimState
 
 
@@ -53,4 +56,8 @@ def build_app(state: SimState, modules: Sequence[ModuleType | RouteModule] | Non
             for hook in reversed(state.on_shutdown):
                 await hook()
 
-    return Gateway(Starlette(routes=collected, lifespan=lifespan), state)
+    async def on_error(request: Request, exc: Exception) -> Response:
+        return internal_error(request.url.path, state.now_ms())
+
+    app = Starlette(routes=collected, lifespan=lifespan, exception_handlers={Exception: on_error})
+    return Gateway(app, state)

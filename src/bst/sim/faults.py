@@ -21,6 +21,8 @@ from enum import StrEnum
 from typing import Any
 
 from bst.bybit.retcodes import RetCode
+from bst.domain.errors import InvalidNumberError
+from bst.domain.numbers import parse_decimal
 
 
 class FaultKind(StrEnum):
@@ -46,7 +48,53 @@ _RATE_FIELDS: dict[FaultKind, str] = {
 
 
 class FaultConfigError(ValueError):
-    """A fault setting is out of range or unknown."""
+    """A fault or admin setting is out of range or unknown (answered as HTTP 400 by admin routes)."""
+
+
+MAX_LATENCY_MS = 60_000.0
+"""Added latency and jitter per request: at most a minute (more hangs every client)."""
+MAX_HOLD_S = 600.0
+"""A held reply is released after at most ten minutes."""
+MAX_SCRIPT = 10_000
+MAX_SEED = 2**63 - 1
+MAX_RET_CODE = 999_999
+
+
+def bounded_number(value: object, name: str, low: float, high: float) -> float:
+    """Return a setting as a finite number within [low, high] (JSON number or numeric text), or raise."""
+    try:
+        number = float(parse_decimal(value))
+    except InvalidNumberError as e:
+        raise FaultConfigError(f"{name} must be a number within [{low:g}, {high:g}]: {e.reason}") from None
+    if not low <= number <= high:
+        raise FaultConfigError(f"{name} must be within [{low:g}, {high:g}], got {number:g}")
+    return number
+
+
+def bounded_int(value: object, name: str, low: int, high: int) -> int:
+    """Return a setting as a whole number within [low, high], or raise FaultConfigError."""
+    try:
+        number = parse_decimal(value)
+    except InvalidNumberError as e:
+        raise FaultConfigError(f"{name} must be a whole number within [{low}, {high}]: {e.reason}") from None
+    if number != number.to_integral_value() or not low <= number <= high:
+        raise FaultConfigError(f"{name} must be a whole number within [{low}, {high}], got {number}")
+    return int(number)
+
+
+_NUMBER_BOUNDS: dict[str, float] = {
+    "latency_ms": MAX_LATENCY_MS,
+    "latency_jitter_ms": MAX_LATENCY_MS,
+    "timeout_hold_s": MAX_HOLD_S,
+    **dict.fromkeys(_RATE_FIELDS.values(), 1.0),
+}
+"""Upper bound of every numeric fault setting (each lower bound is 0)."""
+
+
+def _listed(value: object, name: str) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise FaultConfigError(f"{name} must be a list")
+    return list(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,21 +117,21 @@ class FaultConfig:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("latency_ms", "latency_jitter_ms", "timeout_hold_s"):
-            if getattr(self, name) < 0:
-                raise FaultConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        total = 0.0
-        for attr in _RATE_FIELDS.values():
-            rate = float(getattr(self, attr))
-            if not 0.0 <= rate <= 1.0:
-                raise FaultConfigError(f"{attr} must be within [0, 1], got {rate}")
-            total += rate
+        for name, high in _NUMBER_BOUNDS.items():
+            bounded_number(getattr(self, name), name, 0.0, high)
+        total = sum(float(getattr(self, attr)) for attr in _RATE_FIELDS.values())
         if total > 1.0 + 1e-9:
             raise FaultConfigError(f"fault rates add up to {total:.3f}; their sum must be at most 1")
         if not self.error_codes or not self.http_5xx_codes:
             raise FaultConfigError("error_codes and http_5xx_codes must not be empty")
         if any(not 500 <= c <= 599 for c in self.http_5xx_codes):
-            raise FaultConfigError(f"http_5xx_codes must be 5xx statuses, got {self.http_5xx_codes}")
+            raise FaultConfigError(f"http_5xx_codes must be 5xx statuses, got {list(self.http_5xx_codes)}")
+        for code in self.error_codes:
+            bounded_int(code, "error_codes", 1, MAX_RET_CODE)
+        if len(self.script) > MAX_SCRIPT:
+            raise FaultConfigError(f"script must hold at most {MAX_SCRIPT} kinds, got {len(self.script)}")
+        if self.seed is not None:
+            bounded_int(self.seed, "seed", 0, MAX_SEED)
 
     @property
     def active(self) -> bool:
@@ -111,20 +159,23 @@ class FaultConfig:
         if unknown:
             raise FaultConfigError(f"unknown fault setting(s): {', '.join(unknown)}")
         converted: dict[str, Any] = {}
-        try:
-            for name, value in changes.items():
-                if name == "script":
-                    converted[name] = tuple(FaultKind(str(v)) for v in value)
-                elif name in ("error_codes", "http_5xx_codes"):
-                    converted[name] = tuple(int(v) for v in value)
-                elif name == "path_prefixes":
-                    converted[name] = tuple(str(v) for v in value)
-                elif name == "seed":
-                    converted[name] = None if value is None else int(value)
-                else:
-                    converted[name] = float(value)
-        except (TypeError, ValueError) as e:
-            raise FaultConfigError(f"bad fault setting: {e}") from None
+        for name, value in changes.items():
+            if name == "script":
+                kinds = {k.value: k for k in FaultKind}
+                unknown_kinds = [str(v) for v in _listed(value, name) if str(v) not in kinds]
+                if unknown_kinds:
+                    raise FaultConfigError(
+                        f"unknown fault kind {unknown_kinds[0]!r} in script: use {', '.join(kinds)}"
+                    )
+                converted[name] = tuple(kinds[str(v)] for v in _listed(value, name))
+            elif name in ("error_codes", "http_5xx_codes"):
+                converted[name] = tuple(bounded_int(v, name, 1, MAX_RET_CODE) for v in _listed(value, name))
+            elif name == "path_prefixes":
+                converted[name] = tuple(str(v) for v in _listed(value, name))
+            elif name == "seed":
+                converted[name] = None if value is None else bounded_int(value, name, 0, MAX_SEED)
+            else:
+                converted[name] = bounded_number(value, name, 0.0, _NUMBER_BOUNDS[name])
         return replace(self, **converted)
 
 

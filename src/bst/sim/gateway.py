@@ -1,15 +1,26 @@
-"""The ASGI layer in front of every sim route: IP rate limit, fault injection, X-Bapi-Limit headers.
+"""The ASGI layer in front of every sim route: admin access, IP rate limit, faults, X-Bapi-Limit headers.
 
-Admin routes (`/sim/...`) bypass both, so tests can always reconfigure a misbehaving sim.
-WebSocket scopes pass through untouched (streams inject their own faults).
+Admin routes (`/sim/...`: faults, limits, clock, stream faults) bypass the limit and the faults, so
+tests can always reconfigure a misbehaving sim, but they answer only whom `admin_refusal` lets
+through: a loopback peer, or, when the sim has an admin token (`bst sim --admin-token`), whoever
+sends it as `Authorization: Bearer <token>` (compared in constant time, never logged). `/sim/health`
+stays open. WebSocket scopes pass through untouched (streams inject their own faults).
+
+A route that fails unexpectedly still answers: the app's error handler replies 10016 ("Internal
+server error.", as Bybit) or, on admin routes, HTTP 500 with a one-line JSON error; the traceback
+goes to the sim's log only.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bst.bybit.endpoints import UID_LIMITS_PER_S, endpoint_for_path
@@ -19,7 +30,18 @@ from bst.sim.limits import LimitDecision
 from bst.sim.replies import RATE_LIMIT_MSG, SERVER_ERROR_MESSAGES, envelope_bytes
 from bst.sim.state import SimState
 
+log = structlog.get_logger(__name__)
+
 ADMIN_PREFIX = "/sim/"
+OPEN_ADMIN_PATHS = frozenset({"/sim/health"})
+"""Admin paths anyone may read (liveness only)."""
+ADMIN_TOKEN_MISSING = (
+    "this sim's admin routes need its admin token: send the header 'Authorization: Bearer <token>'"
+)
+ADMIN_LOOPBACK_ONLY = (
+    "the sim's admin routes answer only from loopback; start bst sim with --admin-token to manage it "
+    "from elsewhere"
+)
 _IP_LIMIT_BODY = b"403 Forbidden: access too frequent, the IP rate limit was breached"
 _REASONS = {
     500: b"Internal Server Error",
@@ -27,6 +49,46 @@ _REASONS = {
     503: b"Service Unavailable",
     504: b"Gateway Timeout",
 }
+
+
+def is_loopback(host: str) -> bool:
+    """Return whether `host` (an address, or "localhost") is a loopback address (IPv4-mapped included)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def _bearer(scope: Scope) -> bytes | None:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"authorization":
+            scheme, _, token = bytes(value).partition(b" ")
+            return token.strip() if scheme.lower() == b"bearer" else None
+    return None
+
+
+def admin_refusal(scope: Scope, admin_token: str | None) -> tuple[int, str] | None:
+    """Return (HTTP status, reason) when an admin request must be refused, else None.
+
+    With a token configured every admin request must carry it (401 otherwise); without one only
+    loopback peers are served (403 otherwise). `/sim/health` is always served.
+    """
+    if str(scope.get("path", "")) in OPEN_ADMIN_PATHS:
+        return None
+    if admin_token:
+        presented = _bearer(scope)
+        if presented is None or not hmac.compare_digest(presented, admin_token.encode()):
+            return 401, ADMIN_TOKEN_MISSING
+        return None
+    client = scope.get("client")
+    if client and is_loopback(str(client[0])):
+        return None
+    return 403, ADMIN_LOOPBACK_ONLY
 
 
 class DroppedConnectionError(Exception):
@@ -80,9 +142,39 @@ class Gateway:
         self.state = state
         install_log_filter()
 
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the route app; a failure after its (error) reply was sent is logged, not re-raised."""
+        state = {"started": False, "complete": False}
+
+        async def tracking(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                state["complete"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            # Starlette's error handler has replied (10016 / admin 500) before re-raising; a reply
+            # cut halfway must still end the connection, so only a finished one is swallowed.
+            log.error("sim route failed", path=str(scope.get("path", "")), exc_info=True)
+            if not state["complete"]:
+                raise
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or str(scope.get("path", "")).startswith(ADMIN_PREFIX):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if str(scope.get("path", "")).startswith(ADMIN_PREFIX):
+            refusal = admin_refusal(scope, self.state.config.admin_token)
+            if refusal is not None:
+                status, why = refusal
+                client = scope.get("client")
+                log.warning("admin request refused", path=scope.get("path"), peer=client[0] if client else "")
+                await _send_simple(send, status, orjson.dumps({"error": why}), b"application/json", [])
+                return
+            await self._call_app(scope, receive, send)
             return
         state = self.state
         state.requests_served += 1
@@ -128,7 +220,7 @@ class Gateway:
             async def capture(message: Message) -> None:
                 buffered.append(message)
 
-            await self.app(scope, receive, capture)
+            await self._call_app(scope, receive, capture)
             if fault.kind is FaultKind.DROP:
                 start = next((m for m in buffered if m["type"] == "http.response.start"), None)
                 if start is not None:
@@ -146,4 +238,4 @@ class Gateway:
                 message = _with_headers(message, limit_headers)
             await send(message)
 
-        await self.app(scope, receive, send_with_limits)
+        await self._call_app(scope, receive, send_with_limits)

@@ -237,7 +237,7 @@ class MarketGenerator:
         last_open = interval.open_time_ms(end)
         want = limit
         while True:
-            window_start = max(floor_ms, _step_back(interval, last_open, want - 1))
+            window_start = max(floor_ms, interval.step_back(last_open, want - 1))
             cols = self._bars_of_kind(kind, symbol, interval, window_start, end, category, now_ms)
             if len(cols) >= limit or window_start <= floor_ms:
                 return cols.tail(limit)
@@ -570,17 +570,6 @@ class MarketGenerator:
 
 def _ceil_minute(ts_ms: int) -> int:
     return -(-ts_ms // MINUTE_MS) * MINUTE_MS
-
-
-def _step_back(interval: Interval, open_ms: int, count: int) -> int:
-    """Return the open time `count` bars before the bar opening at `open_ms`."""
-    length = interval.fixed_ms
-    if length is not None:
-        return open_ms - count * length
-    result = open_ms
-    for _ in range(count):
-        result = interval.open_time_ms(result - 1)
-    return result
 
 
 __all__ = [

@@ -1,5 +1,8 @@
 """Admin endpoints of the simulator (`/sim/...`, plain JSON, never rate limited or faulted).
 
+Reachable from loopback only, or with the sim's admin token (see `bst.sim.gateway.admin_refusal`).
+Every value is bounded; a bad one gets HTTP 400 `{"error": "<what is wrong>"}` and changes nothing.
+
 - `GET /sim/health`                 -> {"status": "ok"}
 - `GET /sim/admin/state`            -> seed, time, clock kind, limits, counters
 - `GET /sim/admin/faults`           -> the fault settings and how many faults were injected
@@ -21,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bst.domain.clock import ManualClock
-from bst.sim.faults import FaultConfig, FaultConfigError
+from bst.sim.faults import FaultConfig, FaultConfigError, bounded_int, bounded_number
 from bst.sim.replies import json_response
 from bst.sim.state import SimState
 
@@ -32,11 +35,21 @@ async def _json_body(request: Request) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError as e:
-        raise FaultConfigError(f"body is not JSON: {e}") from None
+    except (ValueError, RecursionError):
+        raise FaultConfigError("body is not JSON") from None
     if not isinstance(body, dict):
         raise FaultConfigError("body must be a JSON object")
     return body
+
+
+MAX_IP_LIMIT = 1_000_000_000
+MIN_WINDOW_S = 0.001
+MAX_WINDOW_S = 86_400.0
+MAX_BAN_S = 86_400.0
+MAX_NOW_MS = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z: the last instant a date can name."""
+MAX_CLOCK_STEP_S = 100 * 365 * 86_400.0
+"""One move of the manual clock: at most a century either way."""
 
 
 def _bad(message: str) -> Response:
@@ -97,14 +110,19 @@ class AdminRoutes:
             unknown = sorted(set(body) - {"ip_limit_requests", "ip_limit_window_s", "ip_ban_s"})
             if unknown:
                 raise FaultConfigError(f"unknown limit setting(s): {', '.join(unknown)}")
-            limit = int(body.get("ip_limit_requests", state.ip_limiter.limit))
-            window = float(body.get("ip_limit_window_s", state.ip_limiter.window_s))
-            ban = float(body.get("ip_ban_s", state.ip_ban_s))
-            if ban < 0:
-                raise FaultConfigError("ip_ban_s must be >= 0")
-            state.ip_limiter.reconfigure(limit, window)
-        except (FaultConfigError, TypeError, ValueError) as e:
+            limit = bounded_int(
+                body.get("ip_limit_requests", state.ip_limiter.limit), "ip_limit_requests", 0, MAX_IP_LIMIT
+            )
+            window = bounded_number(
+                body.get("ip_limit_window_s", state.ip_limiter.window_s),
+                "ip_limit_window_s",
+                MIN_WINDOW_S,
+                MAX_WINDOW_S,
+            )
+            ban = bounded_number(body.get("ip_ban_s", state.ip_ban_s), "ip_ban_s", 0.0, MAX_BAN_S)
+        except FaultConfigError as e:
             return _bad(str(e))
+        state.ip_limiter.reconfigure(limit, window)
         state.ip_ban_s = ban
         state.ip_banned_until.clear()
         return json_response({"ip_limit_requests": limit, "ip_limit_window_s": window, "ip_ban_s": ban})
@@ -119,13 +137,15 @@ class AdminRoutes:
         try:
             body = await _json_body(request)
             if "now_ms" in body:
-                clock.advance((int(body["now_ms"]) - clock.now_ms()) / 1000.0)
+                now_ms = bounded_int(body["now_ms"], "now_ms", 0, MAX_NOW_MS)
+                step_s = (now_ms - clock.now_ms()) / 1000.0
             elif "advance_s" in body:
-                clock.advance(float(body["advance_s"]))
+                step_s = bounded_number(body["advance_s"], "advance_s", -MAX_CLOCK_STEP_S, MAX_CLOCK_STEP_S)
             else:
                 raise FaultConfigError("give now_ms or advance_s")
-        except (FaultConfigError, TypeError, ValueError) as e:
+        except FaultConfigError as e:
             return _bad(str(e))
+        clock.advance(step_s)
         return json_response({"now_ms": clock.now_ms()})
 
 

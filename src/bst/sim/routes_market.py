@@ -10,8 +10,6 @@ ending at `end` are returned; bars before the listing do not exist (empty list);
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,6 +37,7 @@ from bst.sim.replies import (
     interval_param,
     limit_param,
     ok,
+    page_of,
     params_error,
     required_param,
     symbol_invalid,
@@ -139,10 +138,6 @@ class MarketRoutes:
             symbol = text_param(request, "symbol")
             status = text_param(request, "status")
             base_coin = text_param(request, "baseCoin")
-            limit = limit_param(
-                request, high=endpoints.INSTRUMENTS_MAX_LIMIT, default=endpoints.INSTRUMENTS_DEFAULT_LIMIT
-            )
-            offset = _decode_cursor(text_param(request, "cursor"))
             items = [
                 i
                 for i in self.gen.instruments(category, now_ms)
@@ -150,12 +145,16 @@ class MarketRoutes:
                 and (status is None or i.status == status)
                 and (base_coin is None or i.base_coin == base_coin)
             ]
-            page = items[offset : offset + limit]
-            more = offset + limit < len(items)
+            page, cursor = page_of(
+                items,
+                request,
+                high=endpoints.INSTRUMENTS_MAX_LIMIT,
+                default=endpoints.INSTRUMENTS_DEFAULT_LIMIT,
+            )
             return {
                 "category": category.value,
                 "list": [_instrument_item(i) for i in page],
-                "nextPageCursor": _encode_cursor(offset + limit) if more else "",
+                "nextPageCursor": cursor,
             }
 
         return await _answer(self.state, work)
@@ -211,23 +210,6 @@ def _instrument_item(instrument: Instrument) -> dict[str, Any]:
         # Bybit's priceScale counts the tick's printed places ("0.10" -> "2").
         item["priceScale"] = str(DecimalScale(instrument.tick_size).places)
     return item
-
-
-def _encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset={offset}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        name, _, value = text.partition("=")
-        if name != "offset":
-            raise ValueError(text)
-        return max(0, int(value))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ParamError("params error: cursor invalid") from None
 
 
 def routes(state: SimState) -> Sequence[BaseRoute]:

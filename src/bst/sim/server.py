@@ -26,11 +26,33 @@ from bst.domain.clock import Clock
 from bst.domain.errors import ConfigError
 from bst.sim.app import RouteModule, build_app
 from bst.sim.faults import FaultConfig
+from bst.sim.gateway import is_loopback
 from bst.sim.generator import MarketGenerator
 from bst.sim.state import SimConfig, SimState
 
 log = structlog.get_logger(__name__)
 _LOOPBACK_ALIASES = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
+
+
+def exposure_warning(config: SimConfig, port: int | None = None) -> str | None:
+    """Return the one-line warning for a sim listening beyond loopback, or None on loopback.
+
+    Anyone who can reach the port can then trade on its accounts and read its markets; the admin
+    routes stay loopback-only unless an admin token is set. The token itself is never printed.
+    `port` is the port actually bound (when the config asked for 0).
+    """
+    if is_loopback(config.host):
+        return None
+    where = config.host or "every interface"
+    admin = (
+        "admin routes need the admin token"
+        if config.admin_token
+        else "admin routes answer loopback only (set --admin-token to manage it remotely)"
+    )
+    return (
+        f"warning: bst sim listens on {where}, beyond loopback: anyone who can reach port "
+        f"{port if port is not None else config.port} can use its API and trading accounts; {admin}"
+    )
 
 
 class _Uvicorn(uvicorn.Server):

@@ -16,6 +16,7 @@ from bst.bybit.endpoints import (
     RateGroup,
 )
 from bst.domain.clock import Clock, SystemClock
+from bst.domain.errors import ConfigError
 from bst.domain.market import Category
 from bst.sim.catalog import InstrumentSpec
 from bst.sim.faults import FaultConfig, FaultInjector
@@ -50,6 +51,13 @@ class SimConfig:
     instruments: tuple[InstrumentSpec, ...] | None = None
     access_log: bool = False
     shutdown_grace_s: float = 1.0
+    admin_token: str | None = field(default=None, repr=False)
+    """When set, admin routes (`/sim/admin/*`, `/sim/ws*`) need `Authorization: Bearer <token>` from
+    everyone; when None they answer loopback peers only. Never printed or logged."""
+
+    def __post_init__(self) -> None:
+        if self.admin_token is not None and not self.admin_token.strip():
+            raise ConfigError("the sim's admin token must not be empty")
 
 
 Hook = Callable[[], Awaitable[None]]

@@ -2,11 +2,13 @@
 
 `install(state, TradingConfig(...))` before the server starts puts a `TradingDesk` in
 `state.extras["trading"]`; the trading routes find it there. Each API key is its own account,
-funded at creation. The engine sees the generator's market for every symbol someone trades:
-the public trades since it last looked (which fill resting orders), the mark price, the period's
-funding rate, and a fresh book snapshot; `sync()` brings it up to the sim clock, called before every
-private request and by a background ticker, so fills arrive without polling. With a state file, the
-engine and the key -> account map survive a restart (saved by the ticker when changed, and on stop).
+funded at creation. The engine sees the generator's market for every symbol someone trades, as the
+domain market events `bst.sim.desk_feed` builds (the public trades since it last looked, which fill
+resting orders; tickers with the mark price and the period's funding rate; a fresh book snapshot),
+merged in time order by the engine's `Feeder`; `sync()` brings it up to the sim clock, called
+before every private request and by a background ticker, so fills arrive without polling. With a
+state file, the engine and the key -> account map survive a restart (saved by the ticker when
+changed, and on stop).
 """
 
 from __future__ import annotations
@@ -25,20 +27,16 @@ from typing import Any, TypeVar
 import structlog
 
 from bst.domain.errors import ConfigError
-from bst.domain.market import Category, Side, Trade
-from bst.engine import EngineConfig, EngineEvent, LatencyModel, MatchingEngine, SymbolSpec
+from bst.domain.market import Category
+from bst.engine import AccountMessage, EngineConfig, Feeder, LatencyModel, MatchingEngine, SymbolSpec
+from bst.sim.desk_feed import BOOK_REFRESH_MS, start_sources, sync_sources
 from bst.sim.generator import MarketGenerator
 from bst.sim.state import SimState
-from bst.sim.tickers import FUNDING_PERIOD_MS, funding_rate
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 EXTRAS_KEY = "trading"
-BOOK_DEPTH = 50
-CATCH_UP_LIMIT_MS = 6 * 3_600_000
-"""Trades older than this before now are not replayed after a long pause (prices still are)."""
-BOOK_REFRESH_MS = 100
 _MAJORS = ("BTC", "ETH")
 
 
@@ -86,7 +84,7 @@ class TradingDesk:
         self.fed_ms: dict[tuple[Category, str], int] = {}
         """Symbols being fed, and the sim time the engine has seen their market up to."""
         self.book_ms: dict[tuple[Category, str], int] = {}
-        self.listeners: list[Callable[[list[EngineEvent]], None]] = []
+        self.listeners: list[Callable[[list[AccountMessage]], None]] = []
         self._dirty = False
         self.engine = self._load_or_create()
         self._tick_task: asyncio.Task[None] | None = None
@@ -194,64 +192,27 @@ class TradingDesk:
             return
         now_ms = max(self.state.now_ms(), self.engine.now_ms)
         self.engine.advance_time(now_ms)
-        self._feed_prices(category, symbol, now_ms)
-        last = self.generator.last_trade(symbol, now_ms, category=category)
-        price = self.generator.last_price(symbol, now_ms, category=category)
-        side = Side.BUY if last.is_buy else Side.SELL
-        self.engine.on_trade(symbol, price, Decimal(0), side, now_ms, category=category)
-        self._feed_book(category, symbol, now_ms)
-        self.fed_ms[key] = now_ms
+        Feeder(self.engine, start_sources(self.generator, key, now_ms)).run(now_ms)
+        self.fed_ms[key] = self.book_ms[key] = now_ms
 
     def _listed(self, category: Category, symbol: str) -> bool:
         return any(s.symbol == symbol and s.category is category for s in self.engine.symbols())
 
     def _sync_locked(self) -> None:
-        """Feed every fed symbol's trades up to now in time order, prices at funding times and now."""
+        """Feed every fed symbol's market up to now through the engine's feeder (see `desk_feed`)."""
         now_ms = self.state.now_ms()
         fed = self.fed_ms
         if not fed or all(ms >= now_ms for ms in fed.values()):
             self.engine.advance_time(max(now_ms, self.engine.now_ms))
             return
-        start = min(fed.values())
-        first_trade_ms = now_ms - CATCH_UP_LIMIT_MS
-        period = FUNDING_PERIOD_MS
-        boundaries = range((start // period + 1) * period, now_ms + 1, period)
         keys = sorted(fed)
-        for end in (*(b - 1 for b in boundaries), now_ms):
-            behind = [k for k in keys if fed[k] < end]
-            merged: list[tuple[int, int, Trade]] = []
-            for index, (category, symbol) in enumerate(behind):
-                lo = max(fed[(category, symbol)] + 1, first_trade_ms)
-                if lo <= end:
-                    trades = self.generator.trades(symbol, lo, end, category=category)
-                    merged.extend((t.ts_ms, index, t) for t in trades)
-            merged.sort(key=lambda item: (item[0], item[1]))
-            for _, index, trade in merged:
-                category, symbol = behind[index]
-                self.engine.on_trade(
-                    symbol, trade.price, trade.size, trade.side, trade.ts_ms, category=category
-                )
-            for category, symbol in behind:
-                self._feed_prices(category, symbol, end)
-                fed[(category, symbol)] = end
-        for category, symbol in keys:
-            if now_ms - self.book_ms.get((category, symbol), 0) >= BOOK_REFRESH_MS:
-                self._feed_book(category, symbol, now_ms)
-        self.engine.advance_time(max(now_ms, self.engine.now_ms))
-
-    def _feed_prices(self, category: Category, symbol: str, at_ms: int) -> None:
-        if category is not Category.LINEAR:
-            return
-        engine = self.engine
-        mark = self.generator.mark_price(symbol, at_ms, category=category)
-        engine.on_mark_price(symbol, mark, at_ms, category=category)
-        key = self.generator.path(category, symbol).spec.key
-        engine.on_funding_rate(symbol, funding_rate(self.generator.seed, key, at_ms), at_ms)
-
-    def _feed_book(self, category: Category, symbol: str, at_ms: int) -> None:
-        snapshot = self.generator.book_snapshot(symbol, at_ms, BOOK_DEPTH, category=category)
-        self.engine.on_book_snapshot(symbol, snapshot.bids, snapshot.asks, at_ms, category=category)
-        self.book_ms[(category, symbol)] = at_ms
+        books = [k for k in keys if now_ms - self.book_ms.get(k, 0) >= BOOK_REFRESH_MS]
+        sources = sync_sources(self.generator, {k: fed[k] for k in keys}, books, now_ms)
+        Feeder(self.engine, sources).run(now_ms)
+        for key in keys:
+            fed[key] = max(fed[key], now_ms)
+        for key in books:
+            self.book_ms[key] = now_ms
 
     # --- persistence and the background ticker ------------------------------------------------
 

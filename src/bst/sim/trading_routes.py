@@ -12,22 +12,21 @@ the order was placed, which is exactly the ambiguous outcome clients must surviv
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bst.bybit import endpoints
+from bst.bybit.codec import params
 from bst.bybit.codec.account import encode_fee_rate, encode_position, encode_wallet
 from bst.bybit.codec.orders import (
+    check_numbers,
     decode_amend_request,
     decode_order_request,
     encode_ack,
@@ -39,7 +38,7 @@ from bst.bybit.retcodes import RetCode
 from bst.bybit.signing import verify_rest_signature
 from bst.domain.errors import BybitAPIError
 from bst.domain.market import Category
-from bst.domain.orders import ExecType, Order, OrderStatus
+from bst.domain.orders import ExecType, Order, OrderFilter, OrderStatus, StopOrderType, order_filter_of
 from bst.engine import MatchingEngine
 from bst.sim import ws_private
 from bst.sim.replies import (
@@ -47,8 +46,8 @@ from bst.sim.replies import (
     category_param,
     error,
     int_param,
-    limit_param,
     ok,
+    page_of,
     params_error,
     rate_limited,
     text_param,
@@ -56,11 +55,23 @@ from bst.sim.replies import (
 from bst.sim.state import SimState
 from bst.sim.trading_desk import TradingDesk, desk_of
 
+log = structlog.get_logger(__name__)
 JSON = dict[str, Any]
+GENERIC_PARAMS_MSG = "Request parameter error."
+"""Bybit's own wording for a 10001 it does not explain."""
 Work = Callable[[MatchingEngine, int], JSON]
-TRADING_STOP = endpoints.Endpoint("POST", "/v5/position/trading-stop", endpoints.RateGroup.POSITION_SET, True)
-DEFAULT_RECV_WINDOW_MS = 5000
-FUTURE_TOLERANCE_MS = 1000
+TRADING_STOP_NUMBER_FIELDS = (
+    "takeProfit",
+    "stopLoss",
+    "trailingStop",
+    "activePrice",
+    "tpSize",
+    "slSize",
+    "tpLimitPrice",
+    "slLimitPrice",
+)
+MAX_RECV_WINDOW_MS = 24 * 3_600_000
+"""Longer windows are refused like malformed timestamps: a day-old signed request is no request."""
 WEEK_MS = 7 * 86_400_000
 RECENT_CLOSED = 500
 _TRADED = (Category.LINEAR, Category.SPOT)
@@ -74,29 +85,9 @@ class _RefusedError(Exception):
         self.code = code
 
 
-def _encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset={offset}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        name, _, value = text.partition("=")
-        if name != "offset":
-            raise ValueError(text)
-        return max(0, int(value))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ParamError("params error: cursor invalid") from None
-
-
 def _paged(items: list[JSON], request: Request, category: Category, *, high: int, default: int) -> JSON:
-    limit = limit_param(request, high=high, default=default)
-    offset = _decode_cursor(text_param(request, "cursor"))
-    chunk = items[offset : offset + limit]
-    more = offset + limit < len(items)
-    return page(chunk, category, _encode_cursor(offset + limit) if more else "")
+    chunk, cursor = page_of(items, request, high=high, default=default)
+    return page(chunk, category, cursor)
 
 
 def _time_window(request: Request, now_ms: int) -> tuple[int, int]:
@@ -116,42 +107,15 @@ def _time_window(request: Request, now_ms: int) -> tuple[int, int]:
     return start, end
 
 
-def _body(raw: bytes) -> JSON:
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        raise ParamError("params error: the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ParamError("params error: the body must be a JSON object")
-    return body
-
-
 def _body_category(body: JSON, allowed: Sequence[Category] = _TRADED) -> Category:
-    raw = body.get("category")
+    raw = params.text(body, "category", required=True)
     try:
-        category = Category(str(raw))
+        category = Category(raw)
     except ValueError:
         raise ParamError(f"params error: category invalid: {raw}") from None
     if category not in allowed:
         raise ParamError(f"params error: category {raw} is not supported by the simulator")
     return category
-
-
-def _body_text(body: JSON, name: str, *, required: bool = False) -> str:
-    value = body.get(name)
-    if value is None or value == "":
-        if required:
-            raise ParamError(f"params error: missing required parameter: {name}")
-        return ""
-    return str(value)
-
-
-def _body_decimal(body: JSON, name: str) -> Decimal:
-    text = _body_text(body, name, required=True)
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise ParamError(f"params error: {name} invalid: {text!r}") from None
 
 
 class TradingRoutes:
@@ -171,14 +135,20 @@ class TradingRoutes:
             raise _RefusedError(RetCode.API_KEY_INVALID, "API key is invalid.")
         secret, uid = known
         try:
-            timestamp = int(headers.get("x-bapi-timestamp", ""))
-            recv_window = int(headers.get("x-bapi-recv-window") or DEFAULT_RECV_WINDOW_MS)
-        except ValueError:
+            timestamp = params.integer(headers.get("x-bapi-timestamp", ""), "timestamp", low=0)
+            recv_window = params.optional_integer(
+                headers.get("x-bapi-recv-window"),
+                "recv_window",
+                endpoints.DEFAULT_RECV_WINDOW_MS,
+                low=1,
+                high=MAX_RECV_WINDOW_MS,
+            )
+        except BybitAPIError:
             raise _RefusedError(
                 RetCode.TIMESTAMP_OUT_OF_WINDOW,
                 "invalid request, please check your timestamp and recv_window param",
             ) from None
-        if not now_ms - recv_window <= timestamp < now_ms + FUTURE_TOLERANCE_MS:
+        if not now_ms - recv_window <= timestamp < now_ms + endpoints.FUTURE_TOLERANCE_MS:
             raise _RefusedError(
                 RetCode.TIMESTAMP_OUT_OF_WINDOW,
                 "invalid request, please check your server timestamp or recv_window param. "
@@ -213,8 +183,12 @@ class TradingRoutes:
             return error(e.code, str(e), now_ms)
         except ParamError as e:
             return params_error(str(e), now_ms)
-        except (KeyError, ValueError, TypeError, ArithmeticError) as e:
-            return params_error(f"params error: {e}", now_ms)
+        except BybitAPIError as e:
+            return error(e.ret_code or RetCode.PARAMS_ERROR, e.ret_msg, now_ms)
+        except (KeyError, ValueError, TypeError, ArithmeticError):
+            # A decoder that let something through: still the client's bad input, never our internals.
+            log.warning("request not decoded", path=request.url.path, exc_info=True)
+            return params_error(GENERIC_PARAMS_MSG, now_ms)
         decision = self.state.check_uid_limit(str(uid), endpoint.group, category)
         if not decision.allowed:
             return rate_limited(decision, now_ms)
@@ -232,7 +206,7 @@ class TradingRoutes:
 
     async def create(self, request: Request) -> Response:
         def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
-            body = _body(payload.encode())
+            body = params.decode_body(payload.encode())
             _body_category(body)
             order = decode_order_request(body)
             return (
@@ -245,7 +219,7 @@ class TradingRoutes:
 
     async def amend(self, request: Request) -> Response:
         def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
-            body = _body(payload.encode())
+            body = params.decode_body(payload.encode())
             _body_category(body)
             amend = decode_amend_request(body)
             return (
@@ -258,13 +232,16 @@ class TradingRoutes:
 
     async def cancel(self, request: Request) -> Response:
         def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
-            body = _body(payload.encode())
+            body = params.decode_body(payload.encode())
             category = _body_category(body)
-            symbol = _body_text(body, "symbol", required=True)
-            order_id, link = _body_text(body, "orderId"), _body_text(body, "orderLinkId")
+            symbol = params.text(body, "symbol", required=True)
+            order_id, link = params.text(body, "orderId"), params.text(body, "orderLinkId")
+            kind = params.choice(body, "orderFilter", OrderFilter)
 
             def work(engine: MatchingEngine, uid: int) -> JSON:
-                ack = engine.cancel_order(uid, category, symbol, order_id=order_id, order_link_id=link)
+                ack = engine.cancel_order(
+                    uid, category, symbol, order_id=order_id, order_link_id=link, order_filter=kind
+                )
                 return encode_ack(ack)
 
             return category, [(category, symbol)], work
@@ -273,13 +250,27 @@ class TradingRoutes:
 
     async def cancel_all(self, request: Request) -> Response:
         def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
-            body = _body(payload.encode())
+            body = params.decode_body(payload.encode())
             category = _body_category(body)
-            symbol = _body_text(body, "symbol") or None
-            base, settle = _body_text(body, "baseCoin") or None, _body_text(body, "settleCoin") or None
+            symbol = params.text(body, "symbol") or None
+            base, settle = params.text(body, "baseCoin") or None, params.text(body, "settleCoin") or None
+            kind = params.choice(body, "orderFilter", OrderFilter)
+            stop_type = params.text(body, "stopOrderType") or None
+            if stop_type is not None and (
+                stop_type != StopOrderType.STOP or kind is not OrderFilter.STOP_ORDER
+            ):
+                raise params.invalid("stopOrderType", "only Stop, with orderFilter StopOrder")
 
             def work(engine: MatchingEngine, uid: int) -> JSON:
-                acks = engine.cancel_all(uid, category, symbol=symbol, base_coin=base, settle_coin=settle)
+                acks = engine.cancel_all(
+                    uid,
+                    category,
+                    symbol=symbol,
+                    base_coin=base,
+                    settle_coin=settle,
+                    order_filter=kind,
+                    stop_order_type=stop_type,
+                )
                 return {"list": [encode_ack(a) for a in acks], "success": "1"}
 
             return category, [(category, symbol)] if symbol else [], work
@@ -288,10 +279,11 @@ class TradingRoutes:
 
     async def set_leverage(self, request: Request) -> Response:
         def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
-            body = _body(payload.encode())
+            body = params.decode_body(payload.encode())
             category = _body_category(body, (Category.LINEAR,))
-            symbol = _body_text(body, "symbol", required=True)
-            buy, sell = _body_decimal(body, "buyLeverage"), _body_decimal(body, "sellLeverage")
+            symbol = params.text(body, "symbol", required=True)
+            buy = params.decimal(body.get("buyLeverage"), "buyLeverage")
+            sell = params.decimal(body.get("sellLeverage"), "sellLeverage")
 
             def work(engine: MatchingEngine, uid: int) -> JSON:
                 engine.set_leverage(uid, symbol, buy, sell)
@@ -303,11 +295,12 @@ class TradingRoutes:
 
     async def trading_stop(self, request: Request) -> Response:
         def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
-            body = _body(payload.encode())
+            body = params.decode_body(payload.encode())
             category = _body_category(body, (Category.LINEAR,))
-            symbol = _body_text(body, "symbol", required=True)
-            tp = Decimal(_body_text(body, "takeProfit")) if _body_text(body, "takeProfit") else None
-            sl = Decimal(_body_text(body, "stopLoss")) if _body_text(body, "stopLoss") else None
+            symbol = params.text(body, "symbol", required=True)
+            check_numbers(body, TRADING_STOP_NUMBER_FIELDS)
+            tp = params.optional_decimal(body.get("takeProfit"), "takeProfit")
+            sl = params.optional_decimal(body.get("stopLoss"), "stopLoss")
 
             def work(engine: MatchingEngine, uid: int) -> JSON:
                 engine.set_trading_stop(uid, symbol, take_profit=tp, stop_loss=sl)
@@ -315,7 +308,7 @@ class TradingRoutes:
 
             return category, [(category, symbol)], work
 
-        return await self._private(request, TRADING_STOP, prepare)
+        return await self._private(request, endpoints.TRADING_STOP, prepare)
 
     # --- queries ------------------------------------------------------------------------------
 
@@ -329,6 +322,7 @@ class TradingRoutes:
                 )
             order_id, link = text_param(request, "orderId") or "", text_param(request, "orderLinkId") or ""
             open_only = int_param(request, "openOnly", low=0, high=2, default=0)
+            kind = params.choice(request.query_params, "orderFilter", OrderFilter)
 
             def work(engine: MatchingEngine, uid: int) -> JSON:
                 orders = engine.open_orders(uid, category, symbol=symbol, base_coin=base, settle_coin=settle)
@@ -339,7 +333,11 @@ class TradingRoutes:
                     orders = [o for o in orders if _named(o, order_id, link)] or _lookup(
                         engine, uid, category, order_id, link
                     )
-                items = [encode_order(o) for o in orders if _coins_match(engine, o, base, settle)]
+                items = [
+                    encode_order(o)
+                    for o in orders
+                    if _coins_match(engine, o, base, settle) and _of_kind(o, kind)
+                ]
                 return _paged(items, request, category, high=50, default=20)
 
             return category, [(category, symbol)] if symbol else [], work
@@ -359,6 +357,7 @@ class TradingRoutes:
             except ValueError:
                 raise ParamError(f"params error: orderStatus invalid: {status_text}") from None
             start, end = _time_window(request, now_ms)
+            kind = params.choice(request.query_params, "orderFilter", OrderFilter)
 
             def work(engine: MatchingEngine, uid: int) -> JSON:
                 orders = engine.open_orders(uid, category, symbol=symbol) + engine.closed_orders(
@@ -371,6 +370,7 @@ class TradingRoutes:
                     and (status is None or o.status is status)
                     and (not (order_id or link) or _named(o, order_id, link))
                     and _coins_match(engine, o, base, settle)
+                    and _of_kind(o, kind)
                 ]
                 orders.sort(key=lambda o: o.created_time_ms, reverse=True)
                 return _paged([encode_order(o) for o in orders], request, category, high=50, default=20)
@@ -457,6 +457,10 @@ def _named(order: Order, order_id: str, link: str) -> bool:
     return order.order_id == order_id if order_id else order.order_link_id == link
 
 
+def _of_kind(order: Order, kind: OrderFilter | None) -> bool:
+    return kind is None or order_filter_of(order.stop_order_type) is kind
+
+
 def _lookup(engine: MatchingEngine, uid: int, category: Category, order_id: str, link: str) -> list[Order]:
     try:
         return [engine.get_order(uid, category, order_id=order_id, order_link_id=link)]
@@ -486,7 +490,7 @@ def routes(state: SimState) -> Sequence[BaseRoute]:
         (endpoints.EXECUTION_LIST, handlers.executions),
         (endpoints.POSITION_LIST, handlers.positions),
         (endpoints.SET_LEVERAGE, handlers.set_leverage),
-        (TRADING_STOP, handlers.trading_stop),
+        (endpoints.TRADING_STOP, handlers.trading_stop),
         (endpoints.WALLET_BALANCE, handlers.wallet),
         (endpoints.FEE_RATE, handlers.fee_rate),
     ]

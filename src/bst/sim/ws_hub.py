@@ -170,8 +170,8 @@ async def admin_body(request: Request) -> Any:
     """Return the JSON body of an admin POST ({} when empty), or a 400 response if it is not JSON."""
     try:
         return orjson.loads(await request.body() or b"{}")
-    except orjson.JSONDecodeError as e:
-        return json_response({"error": f"body is not JSON: {e}"}, status=400)
+    except orjson.JSONDecodeError:
+        return json_response({"error": "body is not JSON"}, status=400)
 
 
 def hub_of(state: SimState, key: str, kind: type[HubT], make: Callable[[], HubT]) -> HubT:

@@ -3,10 +3,13 @@
 `{"op": "auth", "args": [api_key, expires_ms, signature]}` authenticates (signature = HMAC-SHA256 of
 "GET/realtime" + expires, expires in the future); then `subscribe` to `order`, `execution`,
 `position`, `wallet` (or `order.linear`, `execution.spot`, ...: all-in-one and per-category topics
-may not be mixed in one request). Every engine event of the account is pushed in the order it
-happened, consecutive events of one topic in one message (`{"id", "topic", "creationTime",
-"data": [...]}`); the position topic prints `entryPrice`. JSON pings get `{"op": "pong", "args":
-[now]}`. No snapshot on subscribe, as on Bybit: a client re-reads REST after (re)connecting.
+may not be mixed in one request). Every engine message of the account (`bst.engine.AccountMessage`:
+a domain account event, grouped as Bybit groups a push) is sent in the order it happened, as one
+`{"id", "topic", "creationTime", "data": [...]}` message encoded by the codec
+(`bst.bybit.codec.ws_private`), `creationTime` being the engine time of the event; a per-category
+subscription gets the items of its category only; the position topic prints `entryPrice`. JSON
+pings get `{"op": "pong", "args": [now]}`. No snapshot on subscribe, as on Bybit: a client re-reads
+REST after (re)connecting.
 
 Faults: `drop_connections()` cuts every private connection (the "private stream drop" clients must
 survive by re-authenticating, re-subscribing and reconciling over REST); reachable at
@@ -27,11 +30,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from bst.bybit.codec.account import encode_position, encode_wallet
-from bst.bybit.codec.orders import encode_execution, encode_order
+from bst.bybit.codec.ws_private import PrivateItem, encode_private_message, event_items
 from bst.bybit.signing import ws_auth_signature
 from bst.domain.market import Category
-from bst.engine import EngineEvent, ExecutionUpdate, OrderUpdate, PositionUpdate, WalletUpdate
+from bst.domain.portfolio import WalletBalance
+from bst.engine import AccountMessage
 from bst.sim.replies import json_response
 from bst.sim.state import SimState
 from bst.sim.trading_desk import TradingDesk, desk_of
@@ -47,18 +50,6 @@ CATEGORISED = {
     for category in (Category.LINEAR, Category.SPOT, Category.INVERSE, Category.OPTION)
     if not (topic == "position" and category is Category.SPOT)
 }
-
-
-def _topic_of(event: EngineEvent) -> tuple[str, Category | None, dict[str, Any]]:
-    """Return (topic, category, wire item) of one engine event."""
-    if isinstance(event, OrderUpdate):
-        return "order", event.order.category, encode_order(event.order, ws=True)
-    if isinstance(event, ExecutionUpdate):
-        return "execution", event.execution.category, encode_execution(event.execution, ws=True)
-    if isinstance(event, PositionUpdate):
-        return "position", event.position.category, encode_position(event.position, ws=True)
-    assert isinstance(event, WalletUpdate)
-    return "wallet", None, encode_wallet(event.wallet)
 
 
 class PrivateStreams(StreamHub):
@@ -96,12 +87,12 @@ class _Session(StreamSession):
         self.hub: PrivateStreams = hub
         self.uid: int | None = None
         self.topics: set[str] = set()
-        self.queue: asyncio.Queue[list[EngineEvent]] = asyncio.Queue()
+        self.queue: asyncio.Queue[list[AccountMessage]] = asyncio.Queue()
         self.loop = asyncio.get_running_loop()
 
-    def listener(self, events: list[EngineEvent]) -> None:
-        """Take a batch of engine events (from any thread) and queue this account's."""
-        mine = [e for e in events if e.uid == self.uid]
+    def listener(self, messages: list[AccountMessage]) -> None:
+        """Take a batch of engine messages (from any thread) and queue this account's."""
+        mine = [m for m in messages if m.uid == self.uid]
         if mine and not self.closed:
             with contextlib.suppress(RuntimeError):  # the loop is closing
                 self.loop.call_soon_threadsafe(self.queue.put_nowait, mine)
@@ -191,45 +182,35 @@ class _Session(StreamSession):
             self.topics.difference_update(topics)
         await self.reply(op, True, req_id)
 
-    def _wants(self, topic: str, category: Category | None) -> bool:
+    def _wanted(self, topic: str, items: Sequence[PrivateItem]) -> Sequence[PrivateItem]:
+        """Return the items this session subscribed to: all on the all-in-one topic, else by category."""
         if topic in self.topics:
-            return True
-        return category is not None and f"{topic}.{category.value}" in self.topics
+            return items
+        return [
+            i
+            for i in items
+            if not isinstance(i, WalletBalance) and f"{topic}.{i.category.value}" in self.topics
+        ]
 
     async def push_loop(self) -> None:
         while not self.closed:
             if await self.stop_if_due():
                 return
             try:
-                events = await asyncio.wait_for(self.queue.get(), timeout=POLL_S)
+                messages = await asyncio.wait_for(self.queue.get(), timeout=POLL_S)
             except TimeoutError:
                 continue
-            await self._push(events)
+            await self._push(messages)
 
-    async def _push(self, events: list[EngineEvent]) -> None:
-        run: list[dict[str, Any]] = []
-        run_topic = ""
-        for event in events:
-            topic, category, item = _topic_of(event)
-            if not self._wants(topic, category):
-                continue
-            if run and topic != run_topic:
-                await self._send_run(run_topic, run)
-                run = []
-            run_topic = topic
-            run.append(item)
-        if run:
-            await self._send_run(run_topic, run)
-
-    async def _send_run(self, topic: str, items: list[dict[str, Any]]) -> None:
+    async def _push(self, messages: list[AccountMessage]) -> None:
         assert self.uid is not None
-        body = {
-            "id": self.hub.next_message_id(self.uid),
-            "topic": topic,
-            "creationTime": self.hub.state.now_ms(),
-            "data": items,
-        }
-        await self.send(body)
+        for message in messages:
+            topic, items = event_items(message.event)
+            wanted = self._wanted(topic, items)
+            if wanted:
+                message_id = self.hub.next_message_id(self.uid)
+                body = encode_private_message(topic, wanted, message.event.ts_ms, message_id)
+                await self.send_text(body.decode())
 
 
 async def _serve(hub: PrivateStreams, websocket: WebSocket) -> None:

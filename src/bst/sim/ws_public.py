@@ -42,6 +42,7 @@ from bst.bybit.codec.ws_public import (
     parse_topic,
 )
 from bst.domain.market import Category
+from bst.sim.faults import FaultConfigError, bounded_int
 from bst.sim.replies import json_response
 from bst.sim.state import SimState
 from bst.sim.ws_hub import StreamHub, StreamSession, admin_body, hub_of, serve, topic_args
@@ -49,6 +50,8 @@ from bst.sim.ws_streams import BookStream, KlineStream, TickerStream, TopicStrea
 
 WS_PATH = "/v5/public/{channel}"
 ADMIN_PATH = "/sim/ws"
+MAX_DELAY_MS = 60_000
+MAX_SKIPPED_DELTAS = 1_000_000
 TICK_S = 0.01
 CHANNELS = {"spot": Category.SPOT, "linear": Category.LINEAR, "inverse": Category.INVERSE}
 
@@ -272,14 +275,21 @@ def routes(state: SimState) -> Sequence[BaseRoute]:
             return body
         if not isinstance(body, dict):
             return json_response({"error": "body must be a JSON object"}, status=400)
+        try:
+            delay_ms = (
+                bounded_int(body["delay_ms"], "delay_ms", 0, MAX_DELAY_MS) if "delay_ms" in body else None
+            )
+            skips = bounded_int(body.get("skip_deltas") or 0, "skip_deltas", 0, MAX_SKIPPED_DELTAS)
+        except FaultConfigError as e:
+            return json_response({"error": str(e)}, status=400)
         if body.get("reset"):
             hub.reset()
-        if "delay_ms" in body:
-            hub.set_delay(int(body["delay_ms"]))
+        if delay_ms is not None:
+            hub.set_delay(delay_ms)
         if "mute" in body:
             hub.set_muted(bool(body["mute"]))
-        if body.get("skip_deltas"):
-            hub.skip_deltas(int(body["skip_deltas"]))
+        if skips:
+            hub.skip_deltas(skips)
         if body.get("snapshot"):
             hub.send_snapshots()
         if body.get("restart"):

@@ -12,6 +12,9 @@ Order updates may arrive twice, late or out of order (REST and WebSocket race); 
 newest (by cumulative filled quantity, then update time) and refuses transitions Bybit never makes.
 Fills are deduplicated by execId; `missing_fill_qty` tells when fills were missed (the order says
 more was filled than the fills we saw), so the caller re-reads executions over REST.
+
+The execution policy (`bst.trading.execution`) moves orders through the local phases; the account
+feed (private stream) brings the exchange's statuses and fills.
 """
 
 from __future__ import annotations

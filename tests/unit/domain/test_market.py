@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bst.domain.errors import ConfigError
 from bst.domain.instrument import Instrument
-from bst.domain.market import Category, Interval
+from bst.domain.market import MARKET_DATA_CATEGORIES, Category, Interval, parse_symbol
 
 
 def ms(*args: int) -> int:
@@ -56,6 +56,66 @@ def test_open_time_contains_the_timestamp(ts: int, interval: Interval) -> None:
     assert interval.open_time_ms(start) == start
 
 
+@given(
+    st.integers(min_value=86_400_000 * 400, max_value=4_102_444_800_000),
+    st.sampled_from(list(Interval)),
+    st.integers(min_value=0, max_value=40),
+)
+def test_step_back_is_the_inverse_of_next_open(ts: int, interval: Interval, count: int) -> None:
+    start = interval.open_time_ms(ts)
+    back = interval.step_back(start, count)
+    assert interval.open_time_ms(back) == back
+    forward = back
+    for _ in range(count):
+        forward = interval.next_open_ms(forward)
+    assert forward == start
+
+
+def test_step_back_crosses_months_of_different_lengths() -> None:
+    assert Interval.MN1.step_back(ms(2024, 3, 1), 2) == ms(2024, 1, 1)
+    assert Interval.MN1.step_back(ms(2024, 1, 1), 1) == ms(2023, 12, 1)
+    assert Interval.H1.step_back(ms(2024, 1, 1), 3) == ms(2023, 12, 31, 21)
+    assert Interval.W1.step_back(ms(2024, 1, 1), 0) == ms(2024, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [("linear", Category.LINEAR), (" Spot ", Category.SPOT), ("INVERSE", Category.INVERSE)],
+)
+def test_category_parse_ignores_case_and_spaces(text: str, category: Category) -> None:
+    assert Category.parse(text) is category
+    assert Category.parse(text, MARKET_DATA_CATEGORIES) is category
+
+
+def test_category_parse_names_the_choices_in_one_message() -> None:
+    with pytest.raises(ConfigError) as everything:
+        Category.parse("futures")
+    assert str(everything.value) == "invalid category 'futures': use spot, linear, inverse or option"
+    assert Category.parse("Option") is Category.OPTION
+    with pytest.raises(ConfigError) as market_data:
+        Category.parse("option", MARKET_DATA_CATEGORIES)
+    assert str(market_data.value) == "invalid category 'option': use spot, linear or inverse"
+
+
+@pytest.mark.parametrize(
+    ("text", "symbol"),
+    [
+        ("btcusdt", "BTCUSDT"),
+        (" ETHUSDT ", "ETHUSDT"),
+        ("btc-26jun24", "BTC-26JUN24"),
+        ("1000PEPEUSDT", "1000PEPEUSDT"),
+    ],
+)
+def test_parse_symbol_spells_symbols_as_bybit_does(text: str, symbol: str) -> None:
+    assert parse_symbol(text) == symbol
+
+
+@pytest.mark.parametrize("bad", ["", "  ", "BTC USDT", "BTC/USDT", "-BTC", "x" * 41])
+def test_parse_symbol_refuses_what_cannot_be_a_symbol(bad: str) -> None:
+    with pytest.raises(ConfigError, match="invalid symbol"):
+        parse_symbol(bad)
+
+
 BTC = Instrument(
     symbol="BTCUSDT",
     category=Category.LINEAR,
@@ -77,28 +137,6 @@ BTC = Instrument(
 def test_rounding_to_tick_and_lot() -> None:
     assert BTC.round_price(Decimal("50000.06")) == Decimal("50000.1")
     assert BTC.round_qty(Decimal("0.0129")) == Decimal("0.012")
-
-
-@pytest.mark.parametrize(
-    ("qty", "price", "market", "fragment"),
-    [
-        (Decimal("0.0001"), Decimal("50000"), False, "below the minimum 0.001"),
-        (Decimal("60"), None, True, "above the maximum 50"),
-        (Decimal("101"), Decimal("50000"), False, "above the maximum 100"),
-        (Decimal("0.001"), Decimal("1000"), False, "below the minimum notional"),
-        (Decimal("1"), Decimal("300000"), False, "above the maximum 199999.80"),
-    ],
-)
-def test_check_order_refuses_what_breaks_the_limits(
-    qty: Decimal, price: Decimal | None, market: bool, fragment: str
-) -> None:
-    reason = BTC.check_order(qty, price, market=market)
-    assert reason is not None
-    assert fragment in reason
-
-
-def test_check_order_accepts_a_valid_order() -> None:
-    assert BTC.check_order(Decimal("0.01"), Decimal("50000"), market=False) is None
 
 
 @given(st.decimals(min_value=Decimal("0.001"), max_value=Decimal("100000"), places=6))

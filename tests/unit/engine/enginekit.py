@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from bst.domain.account_events import ExecutionsEvent, OrdersEvent
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category, Side
-from bst.domain.orders import MarketUnit, Order, OrderRequest, OrderStatus, OrderType, TimeInForce
-from bst.engine import EngineConfig, MatchingEngine, OrderUpdate, SymbolSpec
-from bst.engine.events import EngineEvent
+from bst.domain.orders import (
+    Execution,
+    MarketUnit,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
+from bst.engine import AccountMessage, EngineConfig, MatchingEngine, SymbolSpec
 
 D = Decimal
 T0 = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC
@@ -141,15 +149,22 @@ def market(
     )
 
 
-def order_updates(events: Sequence[EngineEvent], order_id: str | None = None) -> list[Order]:
-    """Return the order snapshots among `events` (of one order when given)."""
+def order_updates(messages: Sequence[AccountMessage], order_id: str | None = None) -> list[Order]:
+    """Return the order snapshots among `messages`, in order (of one order when given)."""
     return [
-        e.order
-        for e in events
-        if isinstance(e, OrderUpdate) and (order_id is None or e.order.order_id == order_id)
+        order
+        for m in messages
+        if isinstance(m.event, OrdersEvent)
+        for order in m.event.orders
+        if order_id is None or order.order_id == order_id
     ]
 
 
-def statuses(events: Sequence[EngineEvent], order_id: str) -> list[OrderStatus]:
+def fills_of(messages: Sequence[AccountMessage]) -> list[Execution]:
+    """Return the executions among `messages`, in order."""
+    return [x for m in messages if isinstance(m.event, ExecutionsEvent) for x in m.event.executions]
+
+
+def statuses(events: Sequence[AccountMessage], order_id: str) -> list[OrderStatus]:
     """Return the statuses one order reported, in order."""
     return [o.status for o in order_updates(events, order_id)]

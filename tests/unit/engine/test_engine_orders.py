@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from enginekit import SYMBOL, D, limit, make_engine, market, order_updates, set_book, statuses
+from enginekit import SYMBOL, D, fills_of, limit, make_engine, market, order_updates, set_book, statuses
 
 from bst.domain.errors import BybitInvalidParameterError, BybitOrderError
 from bst.domain.market import Category, Side
@@ -17,7 +17,7 @@ from bst.domain.orders import (
     RejectReason,
     TimeInForce,
 )
-from bst.engine import EngineConfig, ExecutionUpdate, LatencyModel, MatchingEngine
+from bst.engine import EngineConfig, LatencyModel, MatchingEngine
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_market_buy_walks_the_book_level_by_level(engine: MatchingEngine, uid: i
     ack = engine.place_order(uid, market(Side.BUY, "1.5"))
 
     events = engine.drain_events()
-    fills = [e.execution for e in events if isinstance(e, ExecutionUpdate)]
+    fills = fills_of(events)
     assert [(f.exec_price, f.exec_qty, f.exec_fee, f.is_maker) for f in fills] == [
         (D("50001"), D("1"), D("27.50055"), False),
         (D("50002"), D("0.5"), D("13.75055"), False),

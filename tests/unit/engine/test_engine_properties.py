@@ -1,11 +1,16 @@
 """Property tests: random markets and random order flow keep the engine's books and ledgers exact.
 
-Each example runs a random program of market-data events, requests (some refused) and time jumps
-across funding times, on two linear accounts and one spot account, then checks:
+Each example runs a random program of market-data events (the domain's `BookUpdate`, `TradesUpdate`,
+`TickerUpdate`, `FundingUpdate` and confirmed `KlineUpdate` bars, through `MatchingEngine.apply`),
+requests (some refused) and time jumps across funding times, on two linear accounts and one spot
+account, then checks:
 conservation (opening balance + realised PnL - fees - funding = wallet, exactly, per coin), positions
 equal the signed sum of fills, partial fills sum to cumExecQty/Value/Fee, leavesQty + cumExecQty =
 qty while open, statuses move only along legal edges, no order is both filled and cancelled, a
 refused request changes nothing, and once every order is cancelled nothing stays locked or reserved.
+The outbox speaks the private stream's events: every message is a non-empty STREAM event stamped
+with the engine time it happened (fills carry that time too), in time order, an account's position
+and wallet updates closing each action.
 """
 
 from __future__ import annotations
@@ -19,8 +24,16 @@ from enginekit import SYMBOL, T0, D, make_engine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bst.domain.account_events import (
+    AccountEventSource,
+    ExecutionsEvent,
+    OrdersEvent,
+    PositionsEvent,
+    WalletsEvent,
+)
 from bst.domain.errors import BybitAPIError
-from bst.domain.market import Category, Side
+from bst.domain.events import BookUpdate, FundingUpdate, KlineUpdate, LiveBar, TickerUpdate, TradesUpdate
+from bst.domain.market import Bar, Category, Interval, Side, Ticker, Trade
 from bst.domain.orders import (
     AmendRequest,
     ExecType,
@@ -33,7 +46,7 @@ from bst.domain.orders import (
     TimeInForce,
     is_legal_transition,
 )
-from bst.engine import EngineConfig, ExecutionUpdate, LatencyModel, MatchingEngine, OrderUpdate
+from bst.engine import AccountMessage, EngineConfig, LatencyModel, MatchingEngine
 
 TICK = D("0.1")
 LINEAR, SPOT = Category.LINEAR, Category.SPOT
@@ -60,6 +73,11 @@ market_events = st.one_of(
     st.tuples(st.just("delta"), st.booleans(), prices, st.integers(0, 400).map(lambda n: D(n) / 1000)),
     st.tuples(st.just("trade"), sides, st.integers(-12, 12), sizes),
     st.tuples(st.just("mark"), st.integers(-12, 12)),
+    st.tuples(
+        st.just("bar"),
+        st.lists(st.integers(-12, 12), min_size=4, max_size=4),
+        st.integers(0, 400).map(lambda n: D(n) / 1000),
+    ),
 )
 other_events = st.one_of(
     st.tuples(st.just("rate"), st.integers(-10, 10).map(lambda n: D(n) / 10_000)),
@@ -79,7 +97,7 @@ class Run:
         self.mid = D(50_000)
         self.uids = [engine.open_account(dict(OPENING)) for _ in range(3)]  # 0, 1 linear; 2 spot
         self.order_ids: list[tuple[int, Category, str]] = []
-        self.events: list[object] = []
+        self.events: list[AccountMessage] = []
 
     def category(self, account: int) -> Category:
         return SPOT if account == 2 else LINEAR
@@ -91,25 +109,36 @@ class Run:
         if kind == "book":
             _, move, level_sizes = action
             self.mid += D(move) * 10
+            bids = [[str(self.mid - 5 - 10 * i), str(s)] for i, s in enumerate(level_sizes)]
+            asks = [[str(self.mid + 5 + 10 * i), str(s)] for i, s in enumerate(level_sizes)]
             for category in (LINEAR, SPOT):
-                bids = [(self.mid - 5 - 10 * i, s) for i, s in enumerate(level_sizes)]
-                asks = [(self.mid + 5 + 10 * i, s) for i, s in enumerate(level_sizes)]
-                engine.on_book_snapshot(SYMBOL, bids, asks, now, category=category)
+                engine.apply(BookUpdate(category, SYMBOL, 50, True, bids, asks, 1, None, now, None, now))
         elif kind == "delta":
             _, bid, offset, size = action
-            level = [(self.mid + D(offset) * 10, size)]
+            level = [[str(self.mid + D(offset) * 10), str(size)]]
             for category in (LINEAR, SPOT):
-                engine.on_book_delta(
-                    SYMBOL, level if bid else [], [] if bid else level, now, category=category
-                )
+                bids, asks = (level, []) if bid else ([], level)
+                engine.apply(BookUpdate(category, SYMBOL, 50, False, bids, asks, 2, None, now, None, now))
         elif kind == "trade":
             _, side, offset, size = action
+            printed = Trade(now, SYMBOL, side, self.mid + D(offset) * 10, size, f"t{now}")
             for category in (LINEAR, SPOT):
-                engine.on_trade(SYMBOL, self.mid + D(offset) * 10, size, side, now, category=category)
+                engine.apply(TradesUpdate(category, SYMBOL, (printed,), now, now))
         elif kind == "mark":
-            engine.on_mark_price(SYMBOL, self.mid + D(action[1]) * 10, now, category=LINEAR)
+            mark = self.mid + D(action[1]) * 10
+            last = engine.market(SYMBOL, category=LINEAR).last_price or mark
+            state = Ticker(SYMBOL, last, None, None, None, None, mark_price=mark)
+            engine.apply(TickerUpdate(LINEAR, SYMBOL, state, False, None, now, now))
+        elif kind == "bar":
+            _, offsets, volume = action
+            o, c, a, b = (self.mid + D(x) * 10 for x in offsets)
+            candle = Bar(now, o, max(o, c, a, b), min(o, c, a, b), c, volume, volume * c)
+            live = LiveBar(candle, now + 59_999, confirmed=True, last_match_ms=now + 59_999)
+            for category in (LINEAR, SPOT):
+                engine.apply(KlineUpdate(category, SYMBOL, Interval.M1, (live,), now + 59_999, now + 59_999))
         elif kind == "rate":
-            engine.on_funding_rate(SYMBOL, action[1], now)
+            next_ms = engine.market(SYMBOL, category=LINEAR).next_funding_ms or now + 1
+            engine.apply(FundingUpdate(LINEAR, SYMBOL, action[1], next_ms, now, now))
         elif kind == "time":
             engine.advance_time(now + action[1])
         elif kind == "leverage":
@@ -206,14 +235,46 @@ def check_ledgers(run: Run) -> None:
         assert (row.size if row.side != "Sell" else -row.size) == position
 
 
+def check_messages(run: Run) -> None:
+    last_ms = T0
+    for message in run.events:
+        event = message.event
+        assert message.uid in run.uids
+        assert event.source is AccountEventSource.STREAM
+        assert event.recv_ms == event.ts_ms >= last_ms
+        last_ms = event.ts_ms
+        if isinstance(event, OrdersEvent):
+            assert event.orders
+        elif isinstance(event, ExecutionsEvent):
+            assert event.executions
+            assert {x.exec_time_ms for x in event.executions} == {event.ts_ms}
+        elif isinstance(event, PositionsEvent):
+            assert event.positions
+            assert len({p.symbol for p in event.positions}) == len(event.positions)
+        else:
+            assert isinstance(event, WalletsEvent)
+            assert len(event.wallets) == 1
+    # each account's fills and order states are followed by its position/wallet updates
+    last_kind: dict[int, type] = {}
+    for message in run.events:
+        last_kind[message.uid] = type(message.event)
+    assert all(kind is WalletsEvent for kind in last_kind.values())
+
+
 def check_orders(run: Run) -> None:
+    check_messages(run)
     executions: dict[str, list[Execution]] = defaultdict(list)
     history: dict[str, list[Order]] = defaultdict(list)
-    for event in run.events:
-        if isinstance(event, ExecutionUpdate) and event.execution.exec_type is not ExecType.FUNDING:
-            executions[event.execution.order_id].append(event.execution)
-        elif isinstance(event, OrderUpdate):
-            order = event.order
+    for message in run.events:
+        event = message.event
+        if isinstance(event, ExecutionsEvent):
+            for execution in event.executions:
+                if execution.exec_type is not ExecType.FUNDING:
+                    executions[execution.order_id].append(execution)
+            continue
+        if not isinstance(event, OrdersEvent):
+            continue
+        for order in event.orders:
             fills = executions[order.order_id]
             assert order.cum_exec_qty == sum((e.exec_qty for e in fills), D(0))
             assert order.cum_exec_value == sum((e.exec_value for e in fills), D(0))
@@ -287,6 +348,8 @@ def random_action(rng: random.Random) -> tuple[object, ...]:
         return ("delta", rng.random() < 0.5, rng.randint(-60, 60), D(rng.randint(0, 400)) / 1000)
     if roll < 0.77:
         return ("mark", rng.randint(-12, 12))
+    if roll < 0.80:
+        return ("bar", [rng.randint(-12, 12) for _ in range(4)], D(rng.randint(0, 400)) / 1000)
     if roll < 0.85:
         return ("cancel", rng.randint(0, 50))
     if roll < 0.92:
@@ -312,5 +375,5 @@ def test_long_seeded_order_flow_keeps_every_ledger_exact(seed: int) -> None:
     run.events.extend(engine.drain_events())
     check_orders(run)
     check_ledgers(run)
-    fills = [e for e in run.events if isinstance(e, ExecutionUpdate)]
-    assert {e.execution.is_maker for e in fills} == {True, False}  # the flow exercised both sides
+    fills = [x for m in run.events if isinstance(m.event, ExecutionsEvent) for x in m.event.executions]
+    assert {x.is_maker for x in fills} == {True, False}  # the flow exercised both sides

@@ -13,7 +13,7 @@ from bst.domain.clock import ManualClock
 from bst.domain.errors import BybitTimeoutError, ConfigError
 from bst.domain.market import Category
 from bst.exchange.config import Credentials
-from bst.exchange.ws_connection import wait_clock
+from bst.exchange.ws_connection import StreamConnectionConfig, wait_clock
 from bst.exchange.ws_private import PrivateStream, PrivateStreamConfig
 from bst.exchange.ws_public import PublicStream, PublicStreamConfig
 
@@ -54,6 +54,31 @@ def test_both_configs_refuse_the_same_unworkable_settings(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         make("ws://127.0.0.1:1", ManualClock(), **settings)
+
+
+def test_both_stream_configs_are_one_connection_type_with_their_own_path() -> None:
+    public_config = PublicStreamConfig(
+        "wss://stream.bybit.com/", Category.SPOT, ping_interval_s=15.0, pong_timeout_s=5.0, seed=4
+    )
+    private_config = PrivateStreamConfig(
+        "wss://stream.bybit.com", Credentials("k", "s"), ping_interval_s=15.0, pong_timeout_s=5.0, seed=4
+    )
+    for config in (public_config, private_config):
+        assert isinstance(config, StreamConnectionConfig)
+        assert (config.ping_interval_s, config.pong_timeout_s, config.reconnect_max_s, config.seed) == (
+            15.0,
+            5.0,
+            30.0,
+            4,
+        )
+    assert public_config.url == "wss://stream.bybit.com/v5/public/spot"
+    assert private_config.url == "wss://stream.bybit.com/v5/private"
+    assert (public_config.event_queue_size, private_config.event_queue_size) == (100_000, 0)
+
+
+def test_the_private_stream_refuses_a_bounded_queue() -> None:
+    with pytest.raises(ConfigError, match="never drops events"):
+        PrivateStreamConfig("ws://x", Credentials("k", "s"), event_queue_size=10)
 
 
 async def test_wait_clock_gives_up_after_the_clock_passes_the_timeout() -> None:

@@ -17,12 +17,21 @@ T0 = 1_717_243_230_500
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"error_rate": 1.5}, "error_rate must be within"),
+        ({"error_rate": 1.5}, r"error_rate must be within \[0, 1\], got 1.5"),
+        ({"error_rate": "NaN"}, r"error_rate must be a number within \[0, 1\]: not a finite number"),
         ({"error_rate": 0.6, "drop_rate": 0.6}, "add up to 1.200"),
-        ({"latency_ms": -1}, "latency_ms must be >= 0"),
+        ({"latency_ms": -1}, r"latency_ms must be within \[0, 60000\], got -1"),
+        ({"latency_ms": 1e308}, r"latency_ms must be a number within \[0, 60000\]: too large"),
+        ({"latency_jitter_ms": "Infinity"}, "latency_jitter_ms must be a number .*: not a finite number"),
+        ({"timeout_hold_s": 601}, r"timeout_hold_s must be within \[0, 600\], got 601"),
+        ({"timeout_hold_s": "soon"}, "timeout_hold_s must be a number .*: not a number"),
         ({"http_5xx_codes": [404]}, "must be 5xx"),
+        ({"error_codes": ["x"]}, "error_codes must be a whole number"),
+        ({"error_codes": 10016}, "error_codes must be a list"),
+        ({"seed": -1}, "seed must be a whole number"),
         ({"colour": "red"}, "unknown fault setting"),
-        ({"script": ["explode"]}, "bad fault setting"),
+        ({"script": ["explode"]}, "unknown fault kind 'explode' in script"),
+        ({"script": ["ok"] * 10_001}, "script must hold at most 10000"),
     ],
 )
 def test_bad_fault_settings_are_refused_with_the_reason(changes: dict[str, object], message: str) -> None:

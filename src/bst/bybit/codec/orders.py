@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
+from bst.bybit.codec import params
 from bst.bybit.codec._fields import boolean, dec, integer, num, opt_dec, text
 from bst.domain.market import Category, Side
 from bst.domain.orders import (
@@ -14,10 +14,13 @@ from bst.domain.orders import (
     MarketUnit,
     Order,
     OrderAck,
+    OrderFilter,
     OrderRequest,
     OrderStatus,
     OrderType,
     TimeInForce,
+    TriggerBy,
+    TriggerDirection,
 )
 
 JSON = dict[str, Any]
@@ -53,30 +56,64 @@ def encode_order_request(req: OrderRequest) -> JSON:
         body["takeProfit"] = num(req.take_profit)
     if req.stop_loss is not None:
         body["stopLoss"] = num(req.stop_loss)
+    if req.trigger_price is not None:
+        body["triggerPrice"] = num(req.trigger_price)
+    if req.trigger_direction is not None:
+        body["triggerDirection"] = req.trigger_direction.value
+    if req.trigger_by is not None:
+        body["triggerBy"] = req.trigger_by.value
+    if req.order_filter is not None:
+        body["orderFilter"] = req.order_filter.value
     return body
 
 
+ORDER_NUMBER_FIELDS = (
+    "qty",
+    "price",
+    "triggerPrice",
+    "takeProfit",
+    "stopLoss",
+    "tpLimitPrice",
+    "slLimitPrice",
+)
+"""Numeric fields of create/amend bodies: each is read strictly when present, even one the sim ignores."""
+
+
+def check_numbers(body: JSON, names: tuple[str, ...] = ORDER_NUMBER_FIELDS) -> None:
+    """Raise 10001 when any numeric field of `body` that is present is not a sane number."""
+    for name in names:
+        params.optional_decimal(body.get(name), name)
+
+
+def _trigger_direction(body: JSON) -> TriggerDirection | None:
+    """Return a request's `triggerDirection`: 1 rise, 2 fall, None when absent or 0 (Bybit's none)."""
+    value = params.optional_integer(body.get("triggerDirection"), "triggerDirection", 0, low=0, high=2)
+    return TriggerDirection(value) if value else None
+
+
 def decode_order_request(body: JSON) -> OrderRequest:
-    """Return the OrderRequest a `/v5/order/create` body asks for; ValueError/KeyError when malformed."""
-    order_type = OrderType(body["orderType"])
-    price = opt_dec(body.get("price"))
-    tif = body.get("timeInForce")
-    market_unit = body.get("marketUnit")
+    """Return the OrderRequest of a `/v5/order/create` body; raise 10001 (`params`) when malformed."""
+    check_numbers(body)
+    order_type = params.required_choice(body, "orderType", OrderType)
     return OrderRequest(
-        category=Category(body["category"]),
-        symbol=str(body["symbol"]),
-        side=Side(body["side"]),
+        category=params.required_choice(body, "category", Category),
+        symbol=params.text(body, "symbol", required=True),
+        side=params.required_choice(body, "side", Side),
         order_type=order_type,
-        qty=Decimal(str(body["qty"])),
-        price=price if order_type is OrderType.LIMIT else None,
-        time_in_force=TimeInForce(tif) if tif else None,
-        order_link_id=str(body.get("orderLinkId") or ""),
-        reduce_only=boolean(body.get("reduceOnly", False)),
-        close_on_trigger=boolean(body.get("closeOnTrigger", False)),
-        position_idx=integer(body.get("positionIdx"), 0),
-        market_unit=MarketUnit(market_unit) if market_unit else None,
-        take_profit=opt_dec(body.get("takeProfit"), zero_is_none=True),
-        stop_loss=opt_dec(body.get("stopLoss"), zero_is_none=True),
+        qty=params.decimal(body.get("qty"), "qty"),
+        price=params.optional_decimal(body.get("price"), "price") if order_type is OrderType.LIMIT else None,
+        time_in_force=params.choice(body, "timeInForce", TimeInForce),
+        order_link_id=params.text(body, "orderLinkId"),
+        reduce_only=params.flag(body, "reduceOnly"),
+        close_on_trigger=params.flag(body, "closeOnTrigger"),
+        position_idx=params.optional_integer(body.get("positionIdx"), "positionIdx", 0, low=0, high=2),
+        market_unit=params.choice(body, "marketUnit", MarketUnit),
+        take_profit=params.optional_decimal(body.get("takeProfit"), "takeProfit", zero_is_none=True),
+        stop_loss=params.optional_decimal(body.get("stopLoss"), "stopLoss", zero_is_none=True),
+        trigger_price=params.optional_decimal(body.get("triggerPrice"), "triggerPrice", zero_is_none=True),
+        trigger_direction=_trigger_direction(body),
+        trigger_by=params.choice(body, "triggerBy", TriggerBy),
+        order_filter=params.choice(body, "orderFilter", OrderFilter),
     )
 
 
@@ -92,23 +129,29 @@ def encode_amend_request(req: AmendRequest) -> JSON:
         ("price", req.price),
         ("takeProfit", req.take_profit),
         ("stopLoss", req.stop_loss),
+        ("triggerPrice", req.trigger_price),
     ):
         if value is not None:
             body[key] = num(value)
+    if req.trigger_by is not None:
+        body["triggerBy"] = req.trigger_by.value
     return body
 
 
 def decode_amend_request(body: JSON) -> AmendRequest:
-    """Return the AmendRequest of a `/v5/order/amend` body."""
+    """Return the AmendRequest of a `/v5/order/amend` body; raise 10001 (`params`) when malformed."""
+    check_numbers(body)
     return AmendRequest(
-        category=Category(body["category"]),
-        symbol=str(body["symbol"]),
-        order_id=str(body.get("orderId") or ""),
-        order_link_id=str(body.get("orderLinkId") or ""),
-        qty=opt_dec(body.get("qty")),
-        price=opt_dec(body.get("price")),
-        take_profit=opt_dec(body.get("takeProfit")),
-        stop_loss=opt_dec(body.get("stopLoss")),
+        category=params.required_choice(body, "category", Category),
+        symbol=params.text(body, "symbol", required=True),
+        order_id=params.text(body, "orderId"),
+        order_link_id=params.text(body, "orderLinkId"),
+        qty=params.optional_decimal(body.get("qty"), "qty"),
+        price=params.optional_decimal(body.get("price"), "price"),
+        take_profit=params.optional_decimal(body.get("takeProfit"), "takeProfit"),
+        stop_loss=params.optional_decimal(body.get("stopLoss"), "stopLoss"),
+        trigger_price=params.optional_decimal(body.get("triggerPrice"), "triggerPrice", zero_is_none=True),
+        trigger_by=params.choice(body, "triggerBy", TriggerBy),
     )
 
 
@@ -138,6 +181,17 @@ def _stop_order_type(item: JSON) -> str:
     # Bybit prints "" or "UNKNOWN" for plain orders; both mean none.
     value = str(item.get("stopOrderType") or "")
     return "" if value == "UNKNOWN" else value
+
+
+def _read_trigger_direction(item: JSON) -> TriggerDirection | None:
+    # Replies are read leniently: Bybit prints 0 for none (and 1 on some plain orders).
+    raw = str(item.get("triggerDirection") or "0")
+    return TriggerDirection(int(raw)) if raw in ("1", "2") else None
+
+
+def _read_trigger_by(item: JSON) -> TriggerBy | None:
+    raw = item.get("triggerBy")
+    return next((m for m in TriggerBy if m.value == raw), None)
 
 
 def parse_order(item: JSON, category: Category | None = None) -> Order:
@@ -177,6 +231,8 @@ def parse_order(item: JSON, category: Category | None = None) -> Order:
         trigger_price=opt_dec(item.get("triggerPrice"), zero_is_none=True),
         last_price_on_created=opt_dec(item.get("lastPriceOnCreated")),
         closed_pnl=dec(item.get("closedPnl")),
+        trigger_direction=_read_trigger_direction(item),
+        trigger_by=_read_trigger_by(item),
     )
 
 
@@ -207,7 +263,8 @@ def encode_order(order: Order, *, ws: bool = False) -> JSON:
         "stopOrderType": order.stop_order_type,
         "orderIv": "",
         "marketUnit": order.market_unit.value if order.market_unit else "",
-        "triggerPrice": text(order.trigger_price, empty="0"),
+        # Bybit prints no trigger as "" on derivatives orders and as zero on spot ones
+        "triggerPrice": text(order.trigger_price, empty="0" if order.category is Category.SPOT else ""),
         "takeProfit": text(order.take_profit, empty="0"),
         "stopLoss": text(order.stop_loss, empty="0"),
         "tpslMode": "",
@@ -216,8 +273,8 @@ def encode_order(order: Order, *, ws: bool = False) -> JSON:
         "slLimitPrice": "0",
         "tpTriggerBy": "",
         "slTriggerBy": "",
-        "triggerDirection": 0,
-        "triggerBy": "",
+        "triggerDirection": order.trigger_direction.value if order.trigger_direction else 0,
+        "triggerBy": order.trigger_by.value if order.trigger_by else "",
         "lastPriceOnCreated": text(order.last_price_on_created),
         "basePrice": "",
         "reduceOnly": order.reduce_only,

@@ -20,6 +20,7 @@ from bst.bybit.codec.ws_public import OpReply, Unhandled, decode_op_reply
 from bst.domain.account_events import (
     AccountEvent,
     AccountEventSource,
+    AccountStateEvent,
     ExecutionsEvent,
     OrdersEvent,
     PositionsEvent,
@@ -110,7 +111,21 @@ def _event(kind: str, data: list[JSON], ts_ms: int, recv_ms: int) -> AccountEven
     return WalletsEvent(tuple(parse_wallet(i) for i in data), stream, ts_ms, recv_ms)
 
 
-# --- encoding (tests, and any server that speaks this stream) -----------------------------------
+# --- encoding (the sim's private stream, tests) ---------------------------------------------------
+
+PrivateItem = Order | Execution | Position | WalletBalance
+
+
+def event_items(event: AccountStateEvent) -> tuple[str, Sequence[PrivateItem]]:
+    """Return the all-in-one topic an account event is pushed on and the items it carries."""
+    if isinstance(event, OrdersEvent):
+        return "order", event.orders
+    if isinstance(event, ExecutionsEvent):
+        return "execution", event.executions
+    if isinstance(event, PositionsEvent):
+        return "position", event.positions
+    return "wallet", event.wallets
+
 
 _ENCODERS: dict[str, Callable[[Any], JSON]] = {
     "order": lambda o: encode_order(o, ws=True),
@@ -121,10 +136,7 @@ _ENCODERS: dict[str, Callable[[Any], JSON]] = {
 
 
 def encode_private_message(
-    topic: str,
-    items: Sequence[Order | Execution | Position | WalletBalance],
-    creation_ms: int,
-    message_id: str,
+    topic: str, items: Sequence[PrivateItem], creation_ms: int, message_id: str
 ) -> bytes:
     """Return one private data message of `topic` carrying `items`, as Bybit prints it."""
     encode = _ENCODERS[_kind(topic)]
