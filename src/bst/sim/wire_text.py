@@ -37,7 +37,27 @@ def _words(table: npt.NDArray[np.uint8]) -> U32:
     return np.ascontiguousarray(table).view(np.uint32).reshape(-1)
 
 
-def _tables() -> dict[str, U32]:
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """4-byte words for every 4-digit chunk v (3-digit for the `dot_*` ones), indexed by v.
+
+    `*_or_*` tables are two tables back to back: index v, or v + 10**4 (10**3 for dots) for the
+    second one, so a boolean condition picks the table in the same lookup.
+    """
+
+    digits: U32  # the 4 digits
+    lead: U32  # leading zeros as NUL (0 is all NUL)
+    lead_last: U32  # the same, but 0 prints "0" (the last word of a whole part)
+    digits_or_lead: U32
+    digits_or_lead_last: U32
+    strip: U32  # trailing zeros as NUL (0 is all NUL)
+    digits_or_strip: U32
+    dot_strip: U32  # "." and 3 digits, trailing zeros as NUL, 0 as nothing at all
+    dot_or_dot_strip: U32
+
+
+def _tables() -> _Tables:
+    """Return the word tables (built once, at import: 10,000 entries each)."""
     values = np.arange(_BASE)
     powers = 10 ** np.arange(_CHUNK - 1, -1, -1)
     digits = (values[:, None] // powers[None, :]) % 10
@@ -54,20 +74,20 @@ def _tables() -> dict[str, U32]:
     dot[:, 0] = ord(".")
     dot_strip = np.where(trailing[:1000], _NUL, dot)
     dot_strip[0, 0] = _NUL  # no fraction digit printed: no dot either
-    return {
-        "digits": _words(text),
-        "digits_or_lead": _words(np.concatenate((text, lead))),
-        "lead": _words(lead),
-        "digits_or_lead_last": _words(np.concatenate((text, lead_last))),
-        "lead_last": _words(lead_last),
-        "digits_or_strip": _words(np.concatenate((text, strip))),
-        "strip": _words(strip),
-        "dot_or_dot_strip": _words(np.concatenate((dot, dot_strip))),
-        "dot_strip": _words(dot_strip),
-    }
+    return _Tables(
+        digits=_words(text),
+        lead=_words(lead),
+        lead_last=_words(lead_last),
+        digits_or_lead=_words(np.concatenate((text, lead))),
+        digits_or_lead_last=_words(np.concatenate((text, lead_last))),
+        strip=_words(strip),
+        digits_or_strip=_words(np.concatenate((text, strip))),
+        dot_strip=_words(dot_strip),
+        dot_or_dot_strip=_words(np.concatenate((dot, dot_strip))),
+    )
 
 
-_T = _tables()
+_WORDS = _tables()
 
 
 def _word(text: bytes) -> int:
@@ -162,14 +182,14 @@ def _fill_whole(out: U32, whole: I64, chunks: int) -> None:
         last = c == chunks - 1
         if c == 0:
             # Zeros at the top of the top word are always leading zeros.
-            out[..., c] = (_T["lead_last"] if last else _T["lead"]).take(chunk)
+            out[..., c] = (_WORDS.lead_last if last else _WORDS.lead).take(chunk)
             continue
         # Below the top word, zeros are leading only where every word above is zero.
         bound = 10 ** (_CHUNK * (chunks - c))
         if low >= bound:
-            out[..., c] = _T["digits"].take(chunk)
+            out[..., c] = _WORDS.digits.take(chunk)
         else:
-            table = _T["digits_or_lead_last"] if last else _T["digits_or_lead"]
+            table = _WORDS.digits_or_lead_last if last else _WORDS.digits_or_lead
             out[..., c] = table.take(chunk + _BASE * (whole < bound))
 
 
@@ -184,9 +204,9 @@ def _fill_fraction(out: U32, fraction: I64, places: int, chunks: int) -> None:
     for k in range(chunks - 1, -1, -1):
         part = parts[k]
         if k == 0:
-            table, plain = _T["dot_strip"], _T["dot_or_dot_strip"]
+            table, plain = _WORDS.dot_strip, _WORDS.dot_or_dot_strip
         else:
-            table, plain = _T["strip"], _T["digits_or_strip"]
+            table, plain = _WORDS.strip, _WORDS.digits_or_strip
         if later_zero is None:
             out[..., k] = table.take(part)
             later_zero = part == 0
