@@ -43,6 +43,8 @@ class RetCode(IntEnum):
     REDUCE_ONLY_NOT_SATISFIED = 110017
     TOO_MANY_ACTIVE_ORDERS = 110020
     POSITION_MODE_NOT_MODIFIED = 110025
+    MARGIN_MODE_NOT_MODIFIED = 110026
+    HEDGE_MODE_NOT_SUPPORTED = 110029
     LEVERAGE_NOT_MODIFIED = 110043
     MARGIN_INSUFFICIENT = 110044
     DUPLICATE_ORDER_LINK_ID = 110072
@@ -58,6 +60,7 @@ class RetCode(IntEnum):
     SPOT_VALUE_BELOW_MIN = 170140
     SPOT_DUPLICATE_ORDER_LINK_ID = 170141
     SPOT_ORDER_NOT_EXISTS = 170213
+    SET_MARGIN_MODE_FAILED = 3400045
 
 
 RATE_LIMIT_CODES = frozenset({RetCode.RATE_LIMIT, RetCode.IP_RATE_LIMIT_DEPRECATED})
@@ -96,3 +99,5 @@ DUPLICATE_ORDER_CODES = frozenset({RetCode.DUPLICATE_ORDER_LINK_ID, RetCode.SPOT
 # about most: they get their own error classes so a CLI can say "unknown symbol" precisely.
 SYMBOL_INVALID_MSG = "params error: symbol invalid"
 INTERVAL_INVALID_MSG = "params error: interval invalid"
+ROUTE_NOT_FOUND_MSG = "Route not found."
+SET_MARGIN_MODE_FAILED_MSG = "Set margin mode failed"

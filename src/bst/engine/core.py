@@ -37,6 +37,7 @@ from bst.domain.orders import (
 )
 from bst.domain.portfolio import FeeRate, Position, WalletBalance
 from bst.engine import state as persist
+from bst.engine.account_views import AccountViews
 from bst.engine.accounts import (
     Account,
     margin_summary,
@@ -45,6 +46,7 @@ from bst.engine.accounts import (
 )
 from bst.engine.config import EngineConfig, FeeSchedule, SymbolSpec
 from bst.engine.events import AccountMessage
+from bst.engine.ledger import record_transfer
 from bst.engine.market_input import MarketInput
 from bst.engine.matching import Matcher
 from bst.engine.positions import change_leverage, change_trading_stop
@@ -77,7 +79,7 @@ class MarketState:
     best_ask: Decimal | None
 
 
-class MatchingEngine:
+class MatchingEngine(AccountViews):
     """A Bybit-like exchange for linear USDT perpetuals (one-way) and spot, matched against a feed."""
 
     def __init__(self, config: EngineConfig | None = None) -> None:
@@ -130,11 +132,15 @@ class MatchingEngine:
         if uid in venue.accounts:
             raise ConfigError(f"account {uid} already exists")
         account = Account(uid, fees or venue.config.fees, venue.config.default_leverage)
-        venue.accounts[uid] = account
         for coin, amount in (balances or {}).items():
             if amount < 0:
                 raise ConfigError(f"opening balance of {coin} must not be negative, got {amount}")
+        venue.accounts[uid] = account
+        account.books.opened_ms = venue.now_ms
+        for coin, amount in (balances or {}).items():
             account.coin(coin).wallet += amount
+            if amount > 0:
+                record_transfer(account, coin, amount, venue.now_ms, venue.config.max_executions)
         return uid
 
     def accounts(self) -> list[int]:
@@ -147,6 +153,7 @@ class MatchingEngine:
             raise ConfigError(f"deposit must be positive, got {amount}")
         account = self._account(uid)
         account.coin(coin).wallet += amount
+        record_transfer(account, coin, amount, self._venue.now_ms, self._venue.config.max_executions)
         self._venue.touch(uid)
         self._venue.flush()
 
