@@ -8,7 +8,7 @@ isolated or portfolio margin: the refusal reasons of `/v5/account/set-margin-mod
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
 from bst.bybit.retcodes import SYMBOL_INVALID_MSG, RetCode
@@ -32,11 +32,11 @@ _NOT_MODELLED = "bst sim's accounts trade in cross margin (REGULAR_MARGIN) only"
 def risk_tier(spec: SymbolSpec) -> RiskLimitTier:
     """Return the one risk tier the engine applies to every position of a linear symbol.
 
-    Maintenance margin is the spec's rate; initial margin is 1 / max leverage (rounded half-up to
+    Maintenance margin is the spec's rate; initial margin is 1 / max leverage (cut to
     4 places, as Bybit prints it); no deduction.
     """
     instrument = spec.instrument
-    initial = (Decimal(1) / instrument.max_leverage).quantize(_RATE_PLACES, rounding=ROUND_HALF_UP)
+    initial = (Decimal(1) / instrument.max_leverage).quantize(_RATE_PLACES, rounding=ROUND_DOWN)
     return RiskLimitTier(
         tier_id=DEFAULT_RISK_ID,
         symbol=spec.symbol,
