@@ -102,7 +102,8 @@ class FastExecution:
     """One fill as the low-latency `execution.fast` topic reports it: trades only, no fee or PnL.
 
     Maker fills always carry an empty `order_link_id` there. The full record (fee, closed size)
-    follows on the `execution` topic; bst's private stream follows that one.
+    follows on the `execution` topic (the private stream reads a fast message as an
+    `ExecutionsEvent` whose fills have no fee and `exec_type` UNKNOWN).
     """
 
     category: Category

@@ -30,4 +30,13 @@ class BatchItemResult:
         return self.code == 0
 
 
-__all__ = ["BatchItemResult"]
+@dataclass(frozen=True, slots=True)
+class CancelRef:
+    """One order to cancel in a batch: its symbol and its orderId (wins) or orderLinkId."""
+
+    symbol: str
+    order_id: str = ""
+    order_link_id: str = ""
+
+
+__all__ = ["BatchItemResult", "CancelRef"]

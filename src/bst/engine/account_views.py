@@ -36,7 +36,7 @@ def risk_tier(spec: SymbolSpec) -> RiskLimitTier:
     4 places, as Bybit prints it); no deduction.
     """
     instrument = spec.instrument
-    initial = (Decimal(1) / instrument.max_leverage).quantize(_RATE_PLACES, rounding=ROUND_DOWN)
+    initial = (Decimal(1) / instrument.max_leverage).quantize(_RATE_PLACES, rounding=ROUND_DOWN).normalize()
     return RiskLimitTier(
         tier_id=DEFAULT_RISK_ID,
         symbol=spec.symbol,

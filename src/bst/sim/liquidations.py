@@ -42,8 +42,9 @@ def liquidations(
     last_second = end_ms // SECOND_MS
     if last_second < first_second:
         return []
+    # Whole minutes decide the odds (not the part before end_ms), so any window agrees with its parts.
     bars = gen.bar_columns(
-        symbol, Interval.M1, first_second * SECOND_MS, end_ms, category=category, now_ms=end_ms
+        symbol, Interval.M1, first_second * SECOND_MS - MINUTE_MS, end_ms, category=category
     )
     if len(bars) == 0:
         return []

@@ -25,7 +25,8 @@ from bst.bybit.codec.ws_private import (
     parse_fast_execution,
 )
 from bst.bybit.codec.ws_public import PublicDecoder, Unhandled, check_topic, parse_topic
-from bst.domain.batch import BatchItemResult
+from bst.domain.account_events import ExecutionsEvent
+from bst.domain.batch import BatchItemResult, CancelRef
 from bst.domain.errors import BybitInvalidParameterError
 from bst.domain.ledger import TransactionType
 from bst.domain.market import Category, Side
@@ -117,7 +118,9 @@ def test_batch_bodies_carry_one_category_and_items_without_it() -> None:
     }
     amend = batch.encode_batch_amend([AmendRequest(Category.LINEAR, "BTCUSDT", order_id="x", price=D("1"))])
     assert amend == {"category": "linear", "request": [{"symbol": "BTCUSDT", "orderId": "x", "price": "1"}]}
-    cancel = batch.encode_batch_cancel(Category.SPOT, [("BTCUSDT", "", "l1"), ("ETHUSDT", "9", "")])
+    cancel = batch.encode_batch_cancel(
+        Category.SPOT, [CancelRef("BTCUSDT", order_link_id="l1"), CancelRef("ETHUSDT", order_id="9")]
+    )
     assert cancel["request"] == [
         {"symbol": "BTCUSDT", "orderLinkId": "l1"},
         {"symbol": "ETHUSDT", "orderId": "9"},
@@ -400,6 +403,8 @@ def test_fast_execution_fixtures(fixtures_dir: Path, name: str) -> None:
     assert (
         orjson.loads(encode_fast_message("execution.fast", [execution], message["creationTime"])) == message
     )
-    decoded = decode_private(json.dumps(message), 1)
-    assert isinstance(decoded, Unhandled)
-    assert "not followed" in decoded.reason
+    decoded = decode_private(json.dumps(message), 1)  # the stream reads it as fills without fees
+    assert isinstance(decoded, ExecutionsEvent)
+    assert [(e.exec_id, e.exec_qty, e.exec_fee) for e in decoded.executions] == [
+        (fast.exec_id, D(3000), D(0))
+    ]

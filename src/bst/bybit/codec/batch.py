@@ -15,7 +15,7 @@ from typing import Any
 from bst.bybit.codec import params
 from bst.bybit.codec.orders import encode_amend_request, encode_order_request
 from bst.bybit.endpoints import BATCH_MAX_ITEMS
-from bst.domain.batch import BatchItemResult
+from bst.domain.batch import BatchItemResult, CancelRef
 from bst.domain.market import Category
 from bst.domain.orders import AmendRequest, OrderRequest
 
@@ -49,15 +49,15 @@ def encode_batch_amend(requests: Sequence[AmendRequest]) -> JSON:
     return _items(category, [encode_amend_request(r) for r in requests])
 
 
-def encode_batch_cancel(category: Category, orders: Sequence[tuple[str, str, str]]) -> JSON:
-    """Return the cancel-batch body of `orders` as (symbol, orderId, orderLinkId); "" ids are left out."""
+def encode_batch_cancel(category: Category, orders: Sequence[CancelRef]) -> JSON:
+    """Return the cancel-batch body of `orders` ("" ids are left out)."""
     bodies = [
         {
-            "symbol": symbol,
-            **({"orderId": order_id} if order_id else {}),
-            **({"orderLinkId": link} if link else {}),
+            "symbol": o.symbol,
+            **({"orderId": o.order_id} if o.order_id else {}),
+            **({"orderLinkId": o.order_link_id} if o.order_link_id else {}),
         }
-        for symbol, order_id, link in orders
+        for o in orders
     ]
     return _items(category, bodies)
 

@@ -92,9 +92,7 @@ def decode_private(text: str | bytes, recv_ms: int) -> PrivateMessage:
             return decode_op_reply(msg)
         return Unhandled("neither a topic message nor an op reply", msg)
     kind = _kind(topic)
-    if not kind or topic.startswith(FAST_EXECUTION_TOPIC):
-        # execution.fast lacks fees and closed size: bst follows `execution` (parse_fast_execution
-        # reads the reduced items for whoever wants them).
+    if not kind:
         return Unhandled(f"topic {topic!r} is not followed", msg)
     data = msg.get("data")
     if not isinstance(data, list) or not all(isinstance(i, dict) for i in data):
