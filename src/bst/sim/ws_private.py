@@ -50,7 +50,15 @@ from bst.engine import AccountMessage
 from bst.sim.replies import json_response
 from bst.sim.state import SimState
 from bst.sim.trading_desk import TradingDesk, desk_of
-from bst.sim.ws_hub import StreamHub, StreamSession, admin_body, hub_of, serve, topic_args
+from bst.sim.ws_hub import (
+    SUBSCRIBE_REPLY_HOLD_S,
+    StreamHub,
+    StreamSession,
+    admin_body,
+    hub_of,
+    serve,
+    topic_args,
+)
 
 WS_PATH = "/v5/private"
 ADMIN_PATH = "/sim/ws/private"
@@ -141,6 +149,7 @@ class _Session(StreamSession):
         elif op == "auth":
             await self._auth(args, req_id)
         elif op in ("subscribe", "unsubscribe"):
+            await self.hub.state.hold(SUBSCRIBE_REPLY_HOLD_S)
             await self._subscribe(op, args, req_id)
         else:
             await self.reply(op, False, req_id, f"Invalid op: {op}")

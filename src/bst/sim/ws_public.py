@@ -47,7 +47,15 @@ from bst.domain.market import Category
 from bst.sim.faults import FaultConfigError, bounded_int
 from bst.sim.replies import json_response
 from bst.sim.state import SimState
-from bst.sim.ws_hub import StreamHub, StreamSession, admin_body, hub_of, serve, topic_args
+from bst.sim.ws_hub import (
+    SUBSCRIBE_REPLY_HOLD_S,
+    StreamHub,
+    StreamSession,
+    admin_body,
+    hub_of,
+    serve,
+    topic_args,
+)
 from bst.sim.ws_streams import (
     BookStream,
     KlineStream,
@@ -172,6 +180,7 @@ class _Session(StreamSession):
         if topics is None:
             await self.reply(op, False, req_id, "Params Error")
             return
+        await self.state.hold(SUBSCRIBE_REPLY_HOLD_S)
         if op == "subscribe":
             await self._subscribe(topics, req_id)
         else:
