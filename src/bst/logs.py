@@ -26,9 +26,18 @@ def _mask_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]
 
 
 def configure_logging(
-    level: str = "INFO", *, json_format: bool = False, log_dir: Path | None = None, stream: Any = None
+    level: str = "INFO",
+    *,
+    json_format: bool = False,
+    log_dir: Path | None = None,
+    stream: Any = None,
+    to_stderr: bool = True,
 ) -> None:
-    """Route structlog and stdlib logging to stderr (and rotating files under `log_dir`)."""
+    """Route structlog and stdlib logging to stderr (or `stream`) and rotating files under `log_dir`.
+
+    With `to_stderr=False` nothing goes to the stream: logs reach only the files, if any (the CLI's
+    default, so log lines never mix with what a command prints).
+    """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -49,10 +58,12 @@ def configure_logging(
             renderer,
         ],
     )
-    handlers: list[logging.Handler] = []
-    console = logging.StreamHandler(stream or sys.stderr)
-    console.setFormatter(formatter)
-    handlers.append(console)
+    # A NullHandler keeps Python's last-resort handler from printing warnings when no sink is set.
+    handlers: list[logging.Handler] = [logging.NullHandler()]
+    if to_stderr:
+        console = logging.StreamHandler(stream or sys.stderr)
+        console.setFormatter(formatter)
+        handlers.append(console)
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         file_formatter = structlog.stdlib.ProcessorFormatter(

@@ -30,13 +30,11 @@ class Environment(StrEnum):
 
 
 class ApiSettings(BaseModel):
-    """Where and how to reach Bybit."""
+    """Which Bybit to reach and how; its addresses come from `bst.app.venues` (presets + overrides)."""
 
     model_config = ConfigDict(frozen=True)
 
     env: Environment
-    base_url: str
-    ws_base_url: str
     api_key: SecretStr | None
     api_secret: SecretStr | None
     timeout_s: float
@@ -103,17 +101,6 @@ class MetricsSettings(BaseModel):
     enabled: bool
 
 
-_PRESETS: dict[Environment, tuple[str, str]] = {
-    Environment.MAINNET: (endpoints.MAINNET_REST, endpoints.MAINNET_WS),
-    Environment.TESTNET: (endpoints.TESTNET_REST, endpoints.TESTNET_WS),
-    Environment.DEMO: (endpoints.DEMO_REST, endpoints.DEMO_WS),
-    Environment.SIM: (
-        f"http://127.0.0.1:{endpoints.SIM_DEFAULT_PORT}",
-        f"ws://127.0.0.1:{endpoints.SIM_DEFAULT_PORT}",
-    ),
-}
-
-
 class Settings(BaseSettings):
     """Effective configuration: defaults, then `.env`, then the environment."""
 
@@ -125,7 +112,9 @@ class Settings(BaseSettings):
         Environment.MAINNET, description="which exchange: mainnet, testnet, demo or sim (local bst sim)"
     )
     api_base_url: str | None = Field(None, description="REST base URL; overrides the env preset")
-    ws_base_url: str | None = Field(None, description="WebSocket base URL; overrides the env preset")
+    ws_base_url: str | None = Field(
+        None, description="WebSocket base URL of both streams; overrides the env preset"
+    )
     api_key: SecretStr | None = Field(None, description="API key (private endpoints only)")
     api_secret: SecretStr | None = Field(None, description="API secret (private endpoints only)")
     api_timeout: float = Field(10.0, gt=0, le=300, description="HTTP timeout per request, seconds")
@@ -139,7 +128,9 @@ class Settings(BaseSettings):
         550, ge=1, le=600, description="client budget of requests per window (Bybit IP limit: 600/5 s)"
     )
     rate_limit_window: float = Field(5.0, gt=0, le=60, description="rate-limit window, seconds")
-    max_requests_per_batch: int = Field(7, ge=1, le=100, description="concurrent requests per batch")
+    max_requests_per_batch: int = Field(
+        7, ge=1, le=100, description="concurrent requests per batch (bst download: in flight, exactly)"
+    )
     retry_max_attempts: int = Field(3, ge=1, le=20, description="attempts per request, first included")
     retry_initial_delay: float = Field(1.0, ge=0, le=60, description="first backoff, seconds")
     retry_backoff_factor: float = Field(2.0, ge=1, le=10, description="backoff multiplier")
@@ -172,12 +163,9 @@ class Settings(BaseSettings):
 
     @property
     def api(self) -> ApiSettings:
-        """Return the API group with the environment preset applied."""
-        rest, ws = _PRESETS[self.env]
+        """Return the API group (the environment's addresses: `bst.app.venues.venue_urls`)."""
         return ApiSettings(
             env=self.env,
-            base_url=(self.api_base_url or rest).rstrip("/"),
-            ws_base_url=(self.ws_base_url or ws).rstrip("/"),
             api_key=self.api_key,
             api_secret=self.api_secret,
             timeout_s=self.api_timeout,
@@ -245,8 +233,6 @@ class Settings(BaseSettings):
             else:
                 text = str(value.value if isinstance(value, StrEnum) else value)
             shown[f"BYBIT_{name.upper()}"] = text
-        shown["(effective) REST base"] = self.api.base_url
-        shown["(effective) WS base"] = self.api.ws_base_url
         return shown
 
 

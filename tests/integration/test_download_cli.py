@@ -228,7 +228,8 @@ def test_killed_mid_download_then_rerun_leaves_no_gap_and_no_duplicate(
     sim = sim_factory(faults=FaultConfig(latency_ms=30), ip_limit_requests=0)
     env = {**os.environ, **cli_env(sim, tmp_path), "BYBIT_LOG_LEVEL": "INFO", "BYBIT_LOG_JSON": "true"}
     env.pop("BYBIT_REDIS_URL", None)
-    args = [sys.executable, "-m", "bst.cli.main", "download", "BTCUSDT", "-i", "1",
+    # -v: the test follows the structured log on stderr to kill the process right after a save.
+    args = [sys.executable, "-m", "bst.cli.main", "-v", "download", "BTCUSDT", "-i", "1",
             "--since", "2023-03-01", "--until", "2023-05-01", "--concurrency", "2"]  # fmt: skip
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None

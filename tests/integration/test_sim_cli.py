@@ -14,9 +14,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bst.app.inputs import parse_time
+from bst.app.simulator import parse_ip_limit
 from bst.cli import sim_cmd
-from bst.cli.common import CliError
-from bst.cli.sim_cmd import parse_ip_limit
+from bst.domain.errors import ConfigError
 
 
 def bst(*args: str) -> list[str]:
@@ -87,7 +88,7 @@ def test_fault_rates_adding_up_past_one_are_refused() -> None:
 
     outcome = CliRunner().invoke(app, ["--port", "0", "--error-rate", "0.7", "--drop-rate", "0.7"])
 
-    assert isinstance(outcome.exception, CliError)
+    assert isinstance(outcome.exception, ConfigError)
     assert str(outcome.exception) == "fault rates add up to 1.400; their sum must be at most 1"
 
 
@@ -101,7 +102,7 @@ def test_ip_limit_flag_forms(text: str, expected: tuple[int, float]) -> None:
 
 @pytest.mark.parametrize("text", ["600", "0/5s", "x/5s", "600/0s"])
 def test_bad_ip_limit_flags_are_refused(text: str) -> None:
-    with pytest.raises(CliError, match="invalid --ip-limit"):
+    with pytest.raises(ConfigError, match="invalid --ip-limit"):
         parse_ip_limit(text)
 
 
@@ -114,9 +115,9 @@ def test_bad_ip_limit_flags_are_refused(text: str) -> None:
     ],
 )
 def test_now_flag_forms(text: str, expected: int) -> None:
-    assert sim_cmd.parse_instant(text) == expected
+    assert parse_time(text, "--now") == expected
 
 
 def test_a_bad_now_flag_is_refused() -> None:
-    with pytest.raises(CliError, match="invalid --now 'yesterday'"):
-        sim_cmd.parse_instant("yesterday")
+    with pytest.raises(ConfigError, match="invalid --now 'yesterday'"):
+        parse_time("yesterday", "--now")

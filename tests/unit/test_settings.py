@@ -20,7 +20,8 @@ def test_defaults_follow_the_seed_notes() -> None:
     s = load_settings()
     assert s.api_timeout == 10.0
     assert (s.retry.max_attempts, s.retry.initial_delay_s, s.retry.backoff_factor) == (3, 1.0, 2.0)
-    assert s.api.base_url == "https://api.bybit.com"
+    assert s.env is Environment.MAINNET
+    assert (s.api_base_url, s.ws_base_url) == (None, None)
     assert s.log_level == "INFO"
 
 
@@ -36,28 +37,13 @@ def test_dotenv_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("BYBIT_ENV=testnet\nBYBIT_RETRY_MAX_ATTEMPTS=5\n")
     s = load_settings()
     assert s.env is Environment.TESTNET
-    assert s.api.base_url == "https://api-testnet.bybit.com"
     assert s.retry.max_attempts == 5
 
 
-@pytest.mark.parametrize(
-    ("env", "rest", "ws"),
-    [
-        ("sim", "http://127.0.0.1:8765", "ws://127.0.0.1:8765"),
-        ("demo", "https://api-demo.bybit.com", "wss://stream-demo.bybit.com"),
-        ("MAINNET", "https://api.bybit.com", "wss://stream.bybit.com"),
-    ],
-)
-def test_presets(monkeypatch: pytest.MonkeyPatch, env: str, rest: str, ws: str) -> None:
-    monkeypatch.setenv("BYBIT_ENV", env)
-    s = load_settings()
-    assert (s.api.base_url, s.api.ws_base_url) == (rest, ws)
-
-
-def test_explicit_urls_override_the_preset(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BYBIT_ENV", "sim")
-    monkeypatch.setenv("BYBIT_API_BASE_URL", "http://127.0.0.1:9999/")
-    assert load_settings().api.base_url == "http://127.0.0.1:9999"
+@pytest.mark.parametrize(("text", "env"), [("sim", Environment.SIM), ("MAINNET", Environment.MAINNET)])
+def test_environment_names_ignore_case(monkeypatch: pytest.MonkeyPatch, text: str, env: Environment) -> None:
+    monkeypatch.setenv("BYBIT_ENV", text)
+    assert load_settings().env is env
 
 
 @pytest.mark.parametrize(

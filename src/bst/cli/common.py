@@ -1,14 +1,28 @@
-"""What every command shares: settings loading, logging setup, and clean error exits."""
+"""What every command shares: settings and logging, output that survives pipes, clean error exits.
+
+Kept light on purpose (`bst --help` imports only this): settings, logging and the error types
+are imported when a command runs.
+
+Output: on a terminal, Rich lays tables out for its width; piped or redirected, nothing is cut or
+wrapped (no width limit, table titles on their own line, JSON as plain text). Logs: by default
+the CLI writes none to stderr, so they never mix with progress or tables (they still go to
+BYBIT_LOG_DIR when set); `bst -v ...` adds them to stderr.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import signal
 import sys
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from bst.domain.errors import (
     BstError,
@@ -19,16 +33,40 @@ from bst.domain.errors import (
     BybitSymbolNotFoundError,
     BybitTimeoutError,
     ConfigError,
+    InvalidInputError,
+    InvalidNumberError,
 )
-from bst.exchange.config import ClientConfig, Credentials, RateLimitConfig, RetryConfig
-from bst.exchange.rest import BybitRestClient
-from bst.logs import configure_logging
-from bst.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from bst.settings import Settings
 
 T = TypeVar("T")
 
-console = Console()
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+PIPE_WIDTH = 10_000
+"""Console width when output is not a terminal: wide enough that no value is cut or wrapped."""
+
+
+def _console(*, stderr: bool = False, highlight: bool = True) -> Console:
+    console = Console(stderr=stderr, highlight=highlight, soft_wrap=stderr)
+    if console.is_terminal:
+        return console
+    # Piped or redirected: a reader (a script, `less`, a file) wants whole values and whole
+    # lines, whatever COLUMNS says.
+    return Console(stderr=stderr, highlight=highlight, soft_wrap=True, width=PIPE_WIDTH)
+
+
+console = _console()
+err_console = _console(stderr=True, highlight=False)
+
+
+@dataclass(slots=True)
+class Options:
+    """Options of the root command that every command honours."""
+
+    verbose: bool = False
+
+
+options = Options()
 
 
 class CliError(Exception):
@@ -40,51 +78,65 @@ class CliError(Exception):
 
 
 def settings(**overrides: Any) -> Settings:
-    """Load settings and configure logging from them."""
+    """Load settings and configure logging from them (to stderr only with `-v`)."""
+    from bst.logs import configure_logging
+    from bst.settings import load_settings
+
     loaded = load_settings(**overrides)
     log = loaded.logging
     json_format = loaded.log_json if loaded.log_json is not None else not sys.stderr.isatty()
-    configure_logging(log.level, json_format=json_format, log_dir=log.log_dir)
+    configure_logging(log.level, json_format=json_format, log_dir=log.log_dir, to_stderr=options.verbose)
     return loaded
 
 
-def client_config(loaded: Settings, **overrides: Any) -> ClientConfig:
-    """Return the REST client configuration for `loaded` settings."""
-    api = loaded.api
-    credentials = None
-    if api.api_key is not None and api.api_secret is not None:
-        key, secret = api.api_key.get_secret_value(), api.api_secret.get_secret_value()
-        if key and secret:
-            credentials = Credentials(key, secret)
-    retry = loaded.retry
-    rate = loaded.rate_limit
-    values: dict[str, Any] = {
-        "base_url": api.base_url,
-        "credentials": credentials,
-        "timeout_s": api.timeout_s,
-        "recv_window_ms": api.recv_window_ms,
-        "rate": RateLimitConfig(
-            requests_per_window=rate.requests_per_window, window_s=rate.window_s, penalty_s=rate.delay_s
-        ),
-        "retry": RetryConfig(
-            max_attempts=retry.max_attempts,
-            initial_delay_s=retry.initial_delay_s,
-            backoff_factor=retry.backoff_factor,
-            max_delay_s=retry.max_delay_s,
-        ),
-    }
-    values.update(overrides)
-    return ClientConfig(**values)
+def print_table(table: Table) -> None:
+    """Print a table; off a terminal its title goes on its own line so it is never wrapped."""
+    if not console.is_terminal and table.title:
+        console.print(str(table.title), markup=False, highlight=False)
+        table.title = None
+    console.print(table)
 
 
-def make_client(loaded: Settings, **overrides: Any) -> BybitRestClient:
-    """Return a REST client for `loaded` settings (use it as an async context manager)."""
-    return BybitRestClient(client_config(loaded, **overrides))
+def print_json(data: Any) -> None:
+    """Print `data` as JSON (Decimals as strings, exactly as the exchange wrote them)."""
+    text = json.dumps(data, default=str, indent=2)
+    if console.is_terminal:
+        console.print_json(text)
+    else:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run one coroutine as the process's event loop."""
     return asyncio.run(coro)
+
+
+@contextlib.contextmanager
+def stop_on_signals(cancel: bool = False) -> Iterator[asyncio.Event]:
+    """Within a running loop, yield an event SIGINT/SIGTERM set (with `cancel`, they cancel the task).
+
+    Installed before connecting, so a stop is always a clean one, never a hard kill.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    task = asyncio.current_task()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def on_signal() -> None:
+        stop.set()
+        if cancel and task is not None:
+            task.cancel()
+
+    installed = []
+    for sig in signals:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal)
+            installed.append(sig)
+    try:
+        yield stop
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -126,9 +178,12 @@ def run_app_with_args(app: typer.Typer, args: list[str] | None) -> int:
         err_console.print("interrupted")
         return 130
     except CliError as e:
-        err_console.print(f"error: {e}")
+        err_console.print(f"error: {e}", markup=False)
         return e.code
+    except (InvalidNumberError, InvalidInputError) as e:  # a typed-in value bst cannot read: a usage error
+        err_console.print(f"error: {e}", markup=False)
+        return 2
     except (BstError, OSError) as e:
-        err_console.print(f"error: {describe_error(e)}")
+        err_console.print(f"error: {describe_error(e)}", markup=False)
         return 1
     return 0

@@ -1,12 +1,11 @@
-"""`bst config show`: the effective settings, secrets masked."""
+"""`bst config show|example`: the effective settings (secrets masked) and a documented `.env`."""
 
 from __future__ import annotations
-
-import json
 
 import typer
 from rich.table import Table
 
+from bst.app.venues import describe_settings
 from bst.cli import common
 from bst.settings import describe_fields
 
@@ -16,16 +15,16 @@ config_app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
 @config_app.command("show")
 def show(as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table")) -> None:
     """Print the effective settings (defaults < .env < environment), secrets masked."""
-    values = common.settings().masked()
+    values = describe_settings(common.settings())
     if as_json:
-        common.console.print_json(json.dumps(values))
+        common.print_json(values)
         return
     table = Table(title="bst settings", show_lines=False)
     table.add_column("variable")
     table.add_column("value")
     for key, value in values.items():
         table.add_row(key, value)
-    common.console.print(table)
+    common.print_table(table)
 
 
 @config_app.command("example")

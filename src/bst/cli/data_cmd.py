@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow.csv as pacsv  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import typer
 from rich.table import Table
 
+from bst.app import candles
+from bst.app.inputs import parse_intervals, parse_time
 from bst.cli import common
-from bst.cli.download_cmd import DATA_DIR_OPTION, data_dir_of, parse_category, parse_when
-from bst.data.arrays import KlineArrays
-from bst.data.atomic import write_atomic
-from bst.data.loader import DataNotFoundError, load_klines
-from bst.data.manifest import SeriesKey
-from bst.data.store import COMPRESSION, KlineStore
-from bst.data.verify import iso_ms, verify_series
-from bst.domain.market import Interval
+from bst.domain.market import MARKET_DATA_CATEGORIES, Category, Interval, parse_symbol
 
 data_app = typer.Typer(help="Inspect and export the local candle store.", no_args_is_help=True)
 
+DATA_DIR_OPTION = typer.Option(None, "--data-dir", help="store directory (default: BYBIT_DATA_DIR)")
 INTERVALS_FILTER = typer.Option([], "--interval", "-i", help="only these intervals (repeat)")
 SYMBOLS_FILTER = typer.Argument(None, help="only these symbols (default: all)")
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="file to write (default: SYMBOL_INTERVAL.fmt)")
+JSON_OPTION = typer.Option(False, "--json", help="machine-readable JSON output")
 
 
 def _human_bytes(size: int) -> str:
@@ -37,56 +31,45 @@ def _human_bytes(size: int) -> str:
     return f"{size} B"  # pragma: no cover - the loop always returns
 
 
-def _store(data_dir: Path | None) -> KlineStore:
-    return KlineStore(data_dir_of(common.settings(), data_dir))
-
-
-def _selected(
-    store: KlineStore, category: str | None, symbols: list[str] | None, intervals: list[str]
-) -> list[SeriesKey]:
-    cat = parse_category(category) if category else None
-    wanted_symbols = {s.upper() for s in symbols or []}
-    wanted_intervals = {Interval.parse(i) for i in intervals}
-    return [
-        k
-        for k in store.list_series(cat)
-        if (not wanted_symbols or k.symbol in wanted_symbols)
-        and (not wanted_intervals or k.interval in wanted_intervals)
-    ]
+def _category_filter(text: str | None) -> Category | None:
+    return Category.parse(text, MARKET_DATA_CATEGORIES) if text else None
 
 
 @data_app.command("list")
 def list_series(
     category: str | None = typer.Option(None, "--category", "-c", help="only this category"),
-    as_json: bool = typer.Option(False, "--json", help="machine-readable JSON output"),
+    as_json: bool = JSON_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
     """List every stored series: first/last bar, bars, known gaps, size on disk."""
-    store = _store(data_dir)
-    infos = [store.info(k) for k in _selected(store, category, None, [])]
+    listing = candles.list_series(common.settings(), _category_filter(category), data_dir)
+    infos = listing.series
     if as_json:
-        rows = [
-            {
-                "category": i.key.category.value,
-                "symbol": i.key.symbol,
-                "interval": i.key.interval.value,
-                "first_open_ms": i.first_open_ms,
-                "last_open_ms": i.last_open_ms,
-                "bars": i.bars,
-                "gap_bars": i.gap_bars,
-                "gap_ranges": i.gaps.to_json(),
-                "covered": i.covered.to_json(),
-                "files": i.files,
-                "size_bytes": i.size_bytes,
-            }
-            for i in infos
-        ]
-        common.console.print_json(json.dumps(rows))
+        common.print_json(
+            [
+                {
+                    "category": i.key.category.value,
+                    "symbol": i.key.symbol,
+                    "interval": i.key.interval.value,
+                    "first_open_ms": i.first_open_ms,
+                    "last_open_ms": i.last_open_ms,
+                    "bars": i.bars,
+                    "gap_bars": i.gap_bars,
+                    "gap_ranges": i.gaps.to_json(),
+                    "covered": i.covered.to_json(),
+                    "files": i.files,
+                    "size_bytes": i.size_bytes,
+                }
+                for i in infos
+            ]
+        )
         return
     if not infos:
-        common.console.print(f"no candles stored under {store.root} (fill it with `bst download`)")
+        common.console.print(
+            f"no candles stored under {listing.root} (fill it with `bst download`)", soft_wrap=True
+        )
         return
-    table = Table(title=f"candles in {store.root}")
+    table = Table(title=f"candles in {listing.root}")
     for name, justify in (
         ("category", "left"),
         ("symbol", "left"),
@@ -104,16 +87,16 @@ def list_series(
             i.key.category.value,
             i.key.symbol,
             i.key.interval.value,
-            iso_ms(i.first_open_ms),
-            iso_ms(i.last_open_ms),
+            candles.iso_ms(i.first_open_ms),
+            candles.iso_ms(i.last_open_ms),
             f"{i.bars:,}",
             gaps,
             _human_bytes(i.size_bytes),
         )
-    common.console.print(table)
+    common.print_table(table)
 
 
-def _load(
+def _read(
     data_dir: Path | None,
     symbol: str,
     interval: str,
@@ -121,26 +104,14 @@ def _load(
     since: str | None,
     until: str | None,
     from_1m: bool,
-) -> tuple[KlineStore, KlineArrays]:
-    store = _store(data_dir)
-    start = parse_when(since, "--since") if since else None
-    end = parse_when(until, "--until") if until else None
-    if start is not None and end is not None and start >= end:
-        raise common.CliError("--since must be before --until")
-    try:
-        bars = load_klines(
-            symbol,
-            Interval.parse(interval),
-            start,
-            end,
-            category=parse_category(category),
-            data_dir=store.data_dir,
-            as_numpy=True,
-            from_1m=True if from_1m else None,
-        )
-    except DataNotFoundError as e:
-        raise common.CliError(str(e)) from None
-    return store, bars
+) -> tuple[candles.SeriesKey, candles.KlineArrays]:
+    key = candles.SeriesKey(
+        Category.parse(category, MARKET_DATA_CATEGORIES), parse_symbol(symbol), Interval.parse(interval)
+    )
+    start = parse_time(since, "--since") if since else None
+    end = parse_time(until, "--until") if until else None
+    bars = candles.read_series(common.settings(), key, start, end, from_1m=from_1m, data_dir=data_dir)
+    return key, bars
 
 
 @data_app.command("show")
@@ -153,20 +124,29 @@ def show(
     until: str | None = typer.Option(None, "--until", help="before this time"),
     category: str = typer.Option("linear", "--category", "-c", help="linear | spot | inverse"),
     from_1m: bool = typer.Option(False, "--from-1m", help="derive the interval from stored 1-minute bars"),
+    as_json: bool = JSON_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
     """Print stored bars of one series."""
-    _, bars = _load(data_dir, symbol, interval, category, since, until, from_1m)
+    key, bars = _read(data_dir, symbol, interval, category, since, until, from_1m)
     picked = bars.take(slice(0, head)) if head else bars.tail(tail)
-    table = Table(
-        title=f"{category.lower()} {symbol.upper()} {Interval.parse(interval).value}: {len(bars):,} bars"
-    )
+    if as_json:
+        names = ("open", "high", "low", "close", "volume", "turnover")
+        common.print_json(
+            [
+                {"open_time_ms": int(picked.open_time_ms[i])}
+                | {name: float(col[i]) for name, col in zip(names, picked.columns(), strict=True)}
+                for i in range(len(picked))
+            ]
+        )
+        return
+    table = Table(title=f"{key.category.value} {key.symbol} {key.interval.value}: {len(bars):,} bars")
     for name in ("open time (UTC)", "open", "high", "low", "close", "volume", "turnover"):
         table.add_column(name, justify="left" if name.startswith("open time") else "right")
     for i in range(len(picked)):
         t = datetime.fromtimestamp(int(picked.open_time_ms[i]) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
         table.add_row(t, *(f"{float(col[i]):.10g}" for col in picked.columns()))
-    common.console.print(table)
+    common.print_table(table)
 
 
 @data_app.command("verify")
@@ -174,27 +154,44 @@ def verify(
     symbols: list[str] | None = SYMBOLS_FILTER,
     intervals: list[str] = INTERVALS_FILTER,
     category: str | None = typer.Option(None, "--category", "-c", help="only this category"),
+    as_json: bool = JSON_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
     """Re-check order, duplicates and gaps of stored series against their manifests."""
-    store = _store(data_dir)
-    keys = _selected(store, category, symbols, intervals)
-    if not keys:
-        raise common.CliError(f"no matching series under {store.root}")
-    table = Table(title="verify")
-    for name in ("series", "bars", "known gaps", "result"):
-        table.add_column(name)
-    failed = 0
-    for key in keys:
-        result = verify_series(store, key)
-        failed += not result.ok
-        verdict = "[green]ok[/green]" if result.ok else "[red]FAIL[/red]: " + "; ".join(result.problems)
-        if result.notes:
-            verdict += " (" + "; ".join(result.notes) + ")"
-        table.add_row(str(key), f"{result.bars:,}", f"{result.gap_bars:,}", verdict)
-    common.console.print(table)
+    results = candles.verify(
+        common.settings(),
+        _category_filter(category),
+        tuple(parse_symbol(s) for s in symbols or []),
+        parse_intervals(intervals),
+        data_dir,
+    )
+    failed = sum(not r.ok for r in results)
+    if as_json:
+        common.print_json(
+            [
+                {
+                    "series": str(r.key),
+                    "ok": r.ok,
+                    "bars": r.bars,
+                    "gap_bars": r.gap_bars,
+                    "problems": r.problems,
+                    "notes": r.notes,
+                }
+                for r in results
+            ]
+        )
+    else:
+        table = Table(title="verify")
+        for name in ("series", "bars", "known gaps", "result"):
+            table.add_column(name)
+        for result in results:
+            verdict = "[green]ok[/green]" if result.ok else "[red]FAIL[/red]: " + "; ".join(result.problems)
+            if result.notes:
+                verdict += " (" + "; ".join(result.notes) + ")"
+            table.add_row(str(result.key), f"{result.bars:,}", f"{result.gap_bars:,}", verdict)
+        common.print_table(table)
     if failed:
-        raise common.CliError(f"{failed} of {len(keys)} series failed verification")
+        raise common.CliError(f"{failed} of {len(results)} series failed verification")
 
 
 @data_app.command("export")
@@ -210,21 +207,11 @@ def export(
     data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
     """Write stored bars to CSV (ISO UTC times) or Parquet (zstd), atomically."""
-    kind = fmt.strip().lower()
-    if kind not in ("csv", "parquet"):
-        raise common.CliError(f"invalid --format {fmt!r}: use csv or parquet")
-    _, bars = _load(data_dir, symbol, interval, category, since, until, from_1m)
-    target = output or Path(f"{symbol.upper()}_{Interval.parse(interval).value}.{kind}")
-    table = bars.to_arrow()
-
-    def produce(temp: Path) -> None:
-        if kind == "parquet":
-            pq.write_table(table, temp, compression=COMPRESSION)
-        else:
-            pacsv.write_csv(table, temp)
-
-    write_atomic(target, produce)
-    common.console.print(f"wrote {len(bars):,} bars to {target}")
+    kind = candles.parse_export_format(fmt)
+    key, bars = _read(data_dir, symbol, interval, category, since, until, from_1m)
+    target = output or Path(f"{key.symbol}_{key.interval.value}.{kind}")
+    candles.export_series(bars, target, kind)
+    common.console.print(f"wrote {len(bars):,} bars to {target}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

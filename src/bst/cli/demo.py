@@ -17,26 +17,19 @@ from pathlib import Path
 
 from rich.rule import Rule
 
+from bst.app.simulator import FaultConfig, start_sim_in_thread
 from bst.cli import common
 from bst.cli.main import app
 from bst.domain.clock import SystemClock
-from bst.domain.errors import ConfigError
-from bst.sim.faults import FaultConfig
-from bst.sim.server import SimServer
-from bst.sim.state import SimConfig
 
 DEMO_SEED = 42
+RULE_WIDTH = 130
+"""Width of the section rules when output is piped (a terminal's own width otherwise)."""
 
 
-def _start_sim() -> SimServer:
-    for port in (8765, 0):
-        server = SimServer(SimConfig(port=port, seed=DEMO_SEED), clock=SystemClock())
-        try:
-            server.start_in_thread()
-        except ConfigError:
-            continue
-        return server
-    raise common.CliError("could not start bst sim on loopback")
+def _rule(title: str = "") -> None:
+    width = None if common.console.is_terminal else RULE_WIDTH
+    common.console.print(Rule(title), width=width)
 
 
 def _bst(command: str) -> int:
@@ -51,7 +44,7 @@ def _bst(command: str) -> int:
 def main() -> int:
     """Run the demo; return 0 when every step behaved as expected."""
     workdir = Path(os.environ.get("BST_DEMO_DIR") or tempfile.mkdtemp(prefix="bst-demo-"))
-    sim = _start_sim()
+    sim = start_sim_in_thread(DEMO_SEED, clock=SystemClock())
     os.environ.update(
         {
             "BYBIT_ENV": "sim",
@@ -63,9 +56,6 @@ def main() -> int:
             "BYBIT_LOG_JSON": "false",
         }
     )
-    if not common.console.is_terminal:
-        # Piped output (CI, `make demo | tee`) would otherwise be squeezed to 80 columns.
-        common.console.width = max(common.console.width, 130)
     failures: list[str] = []
 
     def expect(command: str, ok: bool = True) -> None:
@@ -74,16 +64,16 @@ def main() -> int:
             failures.append(f"bst {command} exited {code}")
 
     try:
-        common.console.print(Rule("bst demo: a local Bybit v5 exchange and the client that talks to it"))
+        _rule("bst demo: a local Bybit v5 exchange and the client that talks to it")
         common.console.print(f"bst sim is serving REST and WebSocket on {sim.base_url} (seed {DEMO_SEED})")
-        common.console.print(Rule("1. Market data through the REST client"))
+        _rule("1. Market data through the REST client")
         expect("market time")
         expect("market instruments --category linear")
         expect("market kline BTCUSDT --interval 60 --limit 10")
         expect("market ticker ETHUSDT")
         expect("market orderbook SOLUSDT --depth 5")
 
-        common.console.print(Rule("2. Candle history into the local store (Parquet + SQLite)"))
+        _rule("2. Candle history into the local store (Parquet + SQLite)")
         since = (datetime.now(tz=UTC) - timedelta(days=30)).strftime("%Y-%m-%d")
         expect(f"download BTCUSDT ETHUSDT SOLUSDT -i 1 -i 60 --since {since}")
         expect(
@@ -93,7 +83,7 @@ def main() -> int:
         expect("data show BTCUSDT -i 60 --tail 5")
         expect("data verify")
 
-        common.console.print(Rule("3. Resilience: 20 % server errors and dropped connections"))
+        _rule("3. Resilience: 20 % server errors and dropped connections")
         sim.set_faults(FaultConfig(http_5xx_rate=0.15, drop_rate=0.05, error_rate=0.05, seed=DEMO_SEED))
         os.environ["BYBIT_RETRY_INITIAL_DELAY"] = "0.05"
         os.environ["BYBIT_RETRY_MAX_ATTEMPTS"] = "6"
@@ -101,13 +91,13 @@ def main() -> int:
         expect("market kline SOLUSDT --interval D --limit 5")
         sim.set_faults(FaultConfig())
 
-        common.console.print(Rule("4. Bad input: one clear line and a non-zero exit"))
+        _rule("4. Bad input: one clear line and a non-zero exit")
         expect("market kline NOPEUSDT --interval 60", ok=False)
         expect("market kline BTCUSDT --interval 7", ok=False)
         expect("download BTCUSDT --since 2024-02-01 --until 2024-01-01", ok=False)
     finally:
         sim.stop_thread()
-    common.console.print(Rule())
+    _rule()
     if failures:
         common.err_console.print("demo finished with unexpected results: " + "; ".join(failures))
         return 1

@@ -1,59 +1,101 @@
-"""The `bst` command: the composition root that reads settings and wires every layer.
+"""The `bst` command: the root group, lazily loaded command modules, and clean exits.
 
 Each command group lives in its own module exposing `register(app)`. Modules are imported only when
 one of their commands runs: `bst market time` should not pay for pandas, pyarrow, SQLAlchemy and the
-simulator (about 1.5 s of imports). Every expected failure becomes one clear line on stderr and a
-non-zero exit, never a traceback.
+simulator, and `bst --help` lists every command from `COMMANDS` without importing any of them.
+Every expected failure becomes one clear line on stderr and a non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from bst.cli import common
 
-# Command name -> the module whose `register(app)` defines it (keep sorted by command).
-COMMAND_MODULES: dict[str, str] = {
-    "balance": "bst.cli.trade_cmd",
-    "config": "bst.cli.config_cmd",
-    "data": "bst.cli.data_cmd",
-    "db": "bst.cli.db_cmd",
-    "download": "bst.cli.download_cmd",
-    "market": "bst.cli.market_cmd",
-    "order": "bst.cli.trade_cmd",
-    "orders": "bst.cli.trade_cmd",
-    "positions": "bst.cli.trade_cmd",
-    "record": "bst.cli.stream_cmd",
-    "sim": "bst.cli.sim_cmd",
-    "watch": "bst.cli.stream_cmd",
+
+class CommandEntry(NamedTuple):
+    """Where a top-level command is defined and the one line `bst --help` shows for it."""
+
+    module: str
+    help: str
+
+
+# Command name -> its module and help line (keep sorted; a test checks each line against the
+# command's own help, so they cannot drift apart).
+COMMANDS: dict[str, CommandEntry] = {
+    "balance": CommandEntry("bst.cli.trade_cmd", "Show the unified account's balances."),
+    "config": CommandEntry("bst.cli.config_cmd", "Inspect configuration."),
+    "data": CommandEntry("bst.cli.data_cmd", "Inspect and export the local candle store."),
+    "db": CommandEntry("bst.cli.db_cmd", "SQL database: migrations and contents."),
+    "download": CommandEntry(
+        "bst.cli.download_cmd",
+        "Download candles into the local store (and SQL): incremental, resumable, gap-checked.",
+    ),
+    "market": CommandEntry("bst.cli.market_cmd", "Query market data (REST)."),
+    "order": CommandEntry("bst.cli.trade_cmd", "Place, amend and cancel orders."),
+    "orders": CommandEntry("bst.cli.trade_cmd", "List open orders (or, with --history, closed ones)."),
+    "positions": CommandEntry("bst.cli.trade_cmd", "List positions."),
+    "record": CommandEntry(
+        "bst.cli.stream_cmd",
+        "Record raw public streams losslessly to hourly gzip files (and SQL), with a continuity report.",
+    ),
+    "sim": CommandEntry(
+        "bst.cli.sim_cmd",
+        "Run `bst sim`, a local Bybit v5 exchange (REST and WebSocket on one port), until stopped.",
+    ),
+    "watch": CommandEntry(
+        "bst.cli.stream_cmd",
+        "Show a live view: top of book, spread, imbalance, last trades and stream latency.",
+    ),
 }
 
 
-class LazyCommands(TyperGroup):
-    """A root group that imports a command's module the first time the command is looked up."""
+def load_command(name: str) -> Any:
+    """Import the module defining `name` (once) and return the command."""
+    entry = COMMANDS.get(name)
+    if entry is None:
+        return None
+    group = LazyCommands.loaded.get(entry.module)
+    if group is None:
+        scratch = typer.Typer(add_completion=False)
+        scratch.callback()(_no_options)  # a callback keeps even a one-command module a group
+        importlib.import_module(entry.module).register(scratch)
+        group = typer.main.get_group(scratch)
+        LazyCommands.loaded[entry.module] = group
+    return group.commands.get(name)
 
-    _loaded: ClassVar[dict[str, TyperGroup]] = {}
+
+class LazyCommands(TyperGroup):
+    """A root group that imports a command's module only when the command runs.
+
+    While the help is being written, commands are stand-ins carrying their `COMMANDS` line.
+    """
+
+    loaded: ClassVar[dict[str, TyperGroup]] = {}
+    _writing_help: ClassVar[bool] = False
 
     def list_commands(self, ctx: Any) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        module_name = COMMAND_MODULES.get(cmd_name)
-        if module_name is None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
             return super().get_command(ctx, cmd_name)
-        group = self._loaded.get(module_name)
-        if group is None:
-            scratch = typer.Typer(add_completion=False)
-            scratch.callback()(_no_options)  # a callback keeps even a one-command module a group
-            importlib.import_module(module_name).register(scratch)
-            group = typer.main.get_group(scratch)
-            self._loaded[module_name] = group
-        return group.get_command(ctx, cmd_name)
+        if LazyCommands._writing_help:
+            return TyperCommand(cmd_name, help=entry.help)
+        return load_command(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        LazyCommands._writing_help = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            LazyCommands._writing_help = False
 
 
 def _no_options() -> None:
@@ -71,8 +113,16 @@ app = typer.Typer(
 
 
 @app.callback()
-def root() -> None:
+def root(
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="also write log lines to stderr (BYBIT_LOG_LEVEL); by default they go only to BYBIT_LOG_DIR",
+    ),
+) -> None:
     """bst, the Bybit Strategy Tester."""
+    common.options.verbose = verbose
 
 
 def run(args: Any = None) -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
 
 import typer
 from rich.table import Table
 
+from bst.app import market
+from bst.app.inputs import parse_time
 from bst.cli import common
-from bst.domain.market import Category, Interval
+from bst.domain.market import Category, Interval, parse_symbol
 
 market_app = typer.Typer(help="Query market data (REST).", no_args_is_help=True)
 
@@ -19,31 +18,8 @@ CATEGORY_OPTION = typer.Option("linear", "--category", "-c", help="spot | linear
 JSON_OPTION = typer.Option(False, "--json", help="machine-readable JSON output")
 
 
-def _category(text: str) -> Category:
-    try:
-        return Category(text.lower())
-    except ValueError:
-        raise common.CliError(f"invalid category {text!r}: use spot, linear or inverse") from None
-
-
 def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _parse_time(text: str | None) -> int | None:
-    if text is None:
-        return None
-    if text.isdigit():
-        return int(text)
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise common.CliError(f"invalid time {text!r}: use YYYY-MM-DD[THH:MM] or epoch ms") from None
-    return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp() * 1000)
-
-
-def _emit_json(rows: Any) -> None:
-    common.console.print_json(json.dumps(rows, default=lambda v: str(v) if isinstance(v, Decimal) else v))
 
 
 @market_app.command("kline")
@@ -59,22 +35,21 @@ def kline(
     """Print candles, oldest first."""
     loaded = common.settings()
     parsed_interval = Interval.parse(interval)
-    cat = _category(category)
-
-    async def fetch() -> list[Any]:
-        async with common.make_client(loaded) as client:
-            return await client.get_klines(
-                cat,
-                symbol,
-                parsed_interval,
-                start_ms=_parse_time(start),
-                end_ms=_parse_time(end),
-                limit=limit,
-            )
-
-    bars = common.run_async(fetch())
+    cat = Category.parse(category)
+    name = parse_symbol(symbol)
+    bars = common.run_async(
+        market.klines(
+            loaded,
+            cat,
+            name,
+            parsed_interval,
+            start_ms=parse_time(start) if start is not None else None,
+            end_ms=parse_time(end) if end is not None else None,
+            limit=limit,
+        )
+    )
     if as_json:
-        _emit_json(
+        common.print_json(
             [
                 {
                     "open_time_ms": b.open_time_ms,
@@ -89,7 +64,7 @@ def kline(
             ]
         )
         return
-    table = Table(title=f"{symbol.upper()} {cat.value} {parsed_interval.value} ({len(bars)} bars)")
+    table = Table(title=f"{name} {cat.value} {parsed_interval.value} ({len(bars)} bars)")
     for column in ("open time (UTC)", "open", "high", "low", "close", "volume", "turnover"):
         table.add_column(column, justify="right" if column != "open time (UTC)" else "left")
     for b in bars:
@@ -102,7 +77,7 @@ def kline(
             str(b.volume),
             str(b.turnover),
         )
-    common.console.print(table)
+    common.print_table(table)
 
 
 @market_app.command("ticker")
@@ -111,16 +86,8 @@ def ticker(
 ) -> None:
     """Print last price, best bid/ask and 24 h statistics."""
     loaded = common.settings()
-    cat = _category(category)
-
-    async def fetch() -> list[Any]:
-        async with common.make_client(loaded) as client:
-            return await client.get_tickers(cat, symbol)
-
-    tickers = common.run_async(fetch())
-    if not tickers:
-        raise common.CliError(f"no ticker for {symbol} in {cat.value}")
-    t = tickers[0]
+    cat = Category.parse(category)
+    t = common.run_async(market.ticker(loaded, cat, parse_symbol(symbol)))
     fields = {
         "symbol": t.symbol,
         "last": t.last_price,
@@ -136,14 +103,14 @@ def ticker(
         "funding rate": t.funding_rate,
     }
     if as_json:
-        _emit_json(fields)
+        common.print_json(fields)
         return
     table = Table(title=f"{t.symbol} ticker ({cat.value})")
     table.add_column("field")
     table.add_column("value", justify="right")
     for key, value in fields.items():
         table.add_row(key, "" if value is None else str(value))
-    common.console.print(table)
+    common.print_table(table)
 
 
 @market_app.command("orderbook")
@@ -155,15 +122,10 @@ def orderbook(
 ) -> None:
     """Print an order-book snapshot."""
     loaded = common.settings()
-    cat = _category(category)
-
-    async def fetch() -> Any:
-        async with common.make_client(loaded) as client:
-            return await client.get_orderbook(cat, symbol, depth)
-
-    book = common.run_async(fetch())
+    cat = Category.parse(category)
+    book = common.run_async(market.order_book(loaded, cat, parse_symbol(symbol), depth))
     if as_json:
-        _emit_json(
+        common.print_json(
             {
                 "symbol": book.symbol,
                 "bids": book.bids,
@@ -180,7 +142,7 @@ def orderbook(
         bid = book.bids[i] if i < len(book.bids) else ("", "")
         ask = book.asks[i] if i < len(book.asks) else ("", "")
         table.add_row(str(bid[1]), str(bid[0]), str(ask[0]), str(ask[1]))
-    common.console.print(table)
+    common.print_table(table)
 
 
 @market_app.command("trades")
@@ -192,22 +154,20 @@ def trades(
 ) -> None:
     """Print the most recent public trades."""
     loaded = common.settings()
-    cat = _category(category)
-
-    async def fetch() -> list[Any]:
-        async with common.make_client(loaded) as client:
-            return await client.get_recent_trades(cat, symbol, limit)
-
-    rows = common.run_async(fetch())
+    cat = Category.parse(category)
+    name = parse_symbol(symbol)
+    rows = common.run_async(market.recent_trades(loaded, cat, name, limit))
     if as_json:
-        _emit_json([{"ts_ms": t.ts_ms, "side": t.side.value, "price": t.price, "size": t.size} for t in rows])
+        common.print_json(
+            [{"ts_ms": t.ts_ms, "side": t.side.value, "price": t.price, "size": t.size} for t in rows]
+        )
         return
-    table = Table(title=f"{symbol.upper()} recent trades ({cat.value})")
+    table = Table(title=f"{name} recent trades ({cat.value})")
     for column in ("time (UTC)", "side", "price", "size"):
         table.add_column(column)
     for t in rows:
         table.add_row(_when(t.ts_ms), t.side.value, str(t.price), str(t.size))
-    common.console.print(table)
+    common.print_table(table)
 
 
 @market_app.command("instruments")
@@ -216,15 +176,10 @@ def instruments(
 ) -> None:
     """Print instruments and their trading rules."""
     loaded = common.settings()
-    cat = _category(category)
-
-    async def fetch() -> list[Any]:
-        async with common.make_client(loaded) as client:
-            return await client.get_instruments(cat, symbol)
-
-    found = common.run_async(fetch())
+    cat = Category.parse(category)
+    found = common.run_async(market.instruments(loaded, cat, parse_symbol(symbol) if symbol else None))
     if as_json:
-        _emit_json(
+        common.print_json(
             [
                 {
                     "symbol": i.symbol,
@@ -232,6 +187,7 @@ def instruments(
                     "tick_size": i.tick_size,
                     "qty_step": i.qty_step,
                     "min_qty": i.min_qty,
+                    "max_qty": i.max_qty,
                     "min_notional": i.min_notional,
                 }
                 for i in found
@@ -251,22 +207,19 @@ def instruments(
             str(i.max_qty),
             str(i.min_notional),
         )
-    common.console.print(table)
+    common.print_table(table)
 
 
 @market_app.command("time")
-def server_time() -> None:
+def server_time(as_json: bool = JSON_OPTION) -> None:
     """Print the exchange clock and its offset from ours."""
-    loaded = common.settings()
-
-    async def fetch() -> tuple[int, int]:
-        async with common.make_client(loaded) as client:
-            offset = await client.sync_time()
-            return (await client.get_server_time()).time_ms, offset
-
-    time_ms, offset = common.run_async(fetch())
+    reading = common.run_async(market.server_time(common.settings()))
+    if as_json:
+        common.print_json({"time_ms": reading.time_ms, "offset_ms": reading.offset_ms})
+        return
     common.console.print(
-        f"server time {_when(time_ms)} UTC ({time_ms} ms); exchange clock minus ours: {offset:+d} ms"
+        f"server time {_when(reading.time_ms)} UTC ({reading.time_ms} ms); "
+        f"exchange clock minus ours: {reading.offset_ms:+d} ms"
     )
 
 

@@ -1,28 +1,23 @@
 """`bst order ...`, `bst orders`, `bst positions`, `bst balance`: trading from the command line.
 
 Works against the sim, testnet, demo or mainnet (BYBIT_ENV). Mainnet needs `--mainnet` and a
-confirmation, so a misconfigured shell never places a real order by accident.
+confirmation, so a misconfigured shell never places a real order by accident (the guard itself is
+`bst.app.guards`; the question is asked here).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
 
 import typer
 from rich.table import Table
 
+from bst.app import orders as trading
+from bst.app.guards import Refusal, TradingPermit, TradingRefusedError, check_trading
 from bst.cli import common
-from bst.domain.errors import InvalidNumberError
-from bst.domain.market import Category, Side
-from bst.domain.numbers import parse_amount
-from bst.domain.orders import AmendRequest, Order, OrderRequest, OrderType, TimeInForce
-from bst.exchange.rest import BybitRestClient
-from bst.settings import Environment, Settings
-from bst.trading.execution import ExecutionPolicy
-from bst.trading.order_tracker import OrderTracker
+from bst.domain.market import Category, Side, parse_symbol
+from bst.domain.orders import Order
+from bst.settings import Settings
 
 order_app = typer.Typer(help="Place, amend and cancel orders.", no_args_is_help=True)
 
@@ -30,48 +25,27 @@ CATEGORY = typer.Option("linear", "--category", "-c", help="linear | spot | inve
 MAINNET = typer.Option(False, "--mainnet", help="allow trading on mainnet (asks for confirmation)")
 YES = typer.Option(False, "--yes", "-y", help="skip the mainnet confirmation")
 JSON_OUT = typer.Option(False, "--json", help="machine-readable output")
+TRIGGER = typer.Option(
+    None, "--trigger", help="trigger price: the order waits (Untriggered) until the price reaches it"
+)
+TRIGGER_BY = typer.Option("last", "--trigger-by", help="price the trigger watches: last | mark | index")
 
 
-def _category(text: str) -> Category:
+def _permit(loaded: Settings, mainnet: bool, yes: bool) -> TradingPermit:
+    """Return the guard's permit; on mainnet, only after the user typed yes (or gave --yes)."""
     try:
-        return Category(text.lower())
-    except ValueError:
-        raise common.CliError(f"invalid category {text!r}: use linear, spot or inverse") from None
-
-
-def _decimal(name: str, text: str | None) -> Decimal | None:
-    if text is None:
-        return None
-    try:
-        return parse_amount(text, name)
-    except InvalidNumberError as e:  # a usage error: one line, exit 2
-        raise common.CliError(str(e), code=2) from None
-
-
-def _tif(text: str | None) -> TimeInForce | None:
-    if text is None:
-        return None
-    for tif in TimeInForce:
-        if tif.value.lower() == text.lower():
-            return tif
-    raise common.CliError(f"invalid --tif {text!r}: use GTC, IOC, FOK or PostOnly")
-
-
-def _trading_settings(mainnet: bool, yes: bool) -> Settings:
-    loaded = common.settings()
-    if loaded.api_key is None or loaded.api_secret is None:
-        raise common.CliError("trading needs credentials: set BYBIT_API_KEY and BYBIT_API_SECRET")
-    if loaded.env is Environment.MAINNET:
-        if not mainnet:
-            raise common.CliError("BYBIT_ENV is mainnet: add --mainnet to trade with real money")
-        if not yes and not typer.confirm("Place a REAL order on Bybit mainnet?", default=False):
-            raise common.CliError("cancelled, nothing was sent", code=1)
-    return loaded
-
-
-def execution_policy(client: BybitRestClient) -> ExecutionPolicy:
-    """Return the execution policy of a one-shot order command (its own tracker, the client's clock)."""
-    return ExecutionPolicy(client, OrderTracker(), client.http.clock)
+        permit = check_trading(loaded, allow_mainnet=mainnet)
+    except TradingRefusedError as e:
+        if e.reason is Refusal.MAINNET_NOT_ALLOWED:
+            raise common.CliError("BYBIT_ENV is mainnet: add --mainnet to trade with real money") from None
+        raise
+    if (
+        permit.real_money
+        and not yes
+        and not typer.confirm("Place a REAL order on Bybit mainnet?", default=False)
+    ):
+        raise common.CliError("cancelled, nothing was sent", code=1)
+    return permit
 
 
 def _when(ms: int) -> str:
@@ -89,36 +63,29 @@ def _place(
     category: str,
     mainnet: bool,
     yes: bool,
+    trigger: str | None,
+    trigger_by: str,
 ) -> None:
-    price = _decimal("--limit price", limit)
-    quantity = _decimal("quantity", qty)
-    assert quantity is not None  # a required argument
-    loaded = _trading_settings(mainnet, yes)
-    cat = _category(category)
-    req = OrderRequest(
-        category=cat,
-        symbol=symbol.upper(),
-        side=side,
-        order_type=OrderType.LIMIT if price is not None else OrderType.MARKET,
-        qty=quantity,
-        price=price,
-        time_in_force=_tif(tif),
-        order_link_id=link_id,
+    loaded = common.settings()
+    req = trading.parse_order(
+        side,
+        symbol,
+        qty,
+        limit=limit,
+        tif=tif,
         reduce_only=reduce_only,
+        link_id=link_id,
+        category=category,
+        trigger=trigger,
+        trigger_by=trigger_by,
     )
-
-    async def run() -> tuple[str, str, Order | None]:
-        async with common.make_client(loaded) as client:
-            instrument = await client.get_instrument(cat, req.symbol)
-            outcome = await execution_policy(client).submit(req, instrument)
-            outcome.raise_for_failure()  # refused, or its outcome unknown: one line, exit 1
-            found = outcome.order or await client.find_order(cat, req.symbol, outcome.order_link_id)
-            return outcome.order_id, outcome.order_link_id, found
-
-    order_id, order_link_id, order = common.run_async(run())
-    status = order.status.value if order else "unknown (query with `bst orders`)"
+    permit = _permit(loaded, mainnet, yes)
+    placed = common.run_async(trading.place_order(loaded, permit, req))
+    status = placed.order.status.value if placed.order else "unknown (query with `bst orders`)"
     common.console.print(
-        f"placed {side.value} {req.symbol}: orderId={order_id} orderLinkId={order_link_id} status={status}"
+        f"placed {side.value} {req.symbol}: orderId={placed.order_id} "
+        f"orderLinkId={placed.order_link_id} status={status}",
+        soft_wrap=True,
     )
 
 
@@ -133,9 +100,13 @@ def buy(
     category: str = CATEGORY,
     mainnet: bool = MAINNET,
     yes: bool = YES,
+    trigger: str | None = TRIGGER,
+    trigger_by: str = TRIGGER_BY,
 ) -> None:
     """Place a buy order."""
-    _place(Side.BUY, symbol, qty, limit, tif, reduce_only, link_id, category, mainnet, yes)
+    _place(
+        Side.BUY, symbol, qty, limit, tif, reduce_only, link_id, category, mainnet, yes, trigger, trigger_by
+    )
 
 
 @order_app.command("sell")
@@ -149,9 +120,13 @@ def sell(
     category: str = CATEGORY,
     mainnet: bool = MAINNET,
     yes: bool = YES,
+    trigger: str | None = TRIGGER,
+    trigger_by: str = TRIGGER_BY,
 ) -> None:
     """Place a sell order."""
-    _place(Side.SELL, symbol, qty, limit, tif, reduce_only, link_id, category, mainnet, yes)
+    _place(
+        Side.SELL, symbol, qty, limit, tif, reduce_only, link_id, category, mainnet, yes, trigger, trigger_by
+    )
 
 
 @order_app.command("cancel")
@@ -165,24 +140,15 @@ def cancel(
     yes: bool = YES,
 ) -> None:
     """Cancel one order (--id or --link-id) or all of a symbol (--all)."""
-    loaded = _trading_settings(mainnet, yes)
-    cat = _category(category)
-    if not all_orders and not order_id and not link_id:
-        raise common.CliError("say which order: --id ORDER_ID, --link-id LINK_ID or --all")
-
-    async def run() -> list[str]:
-        async with common.make_client(loaded) as client:
-            execution = execution_policy(client)
-            if all_orders:
-                cancelled = await execution.cancel_all(cat, symbol=symbol.upper())
-                cancelled.raise_for_failure()
-                return [a.order_id for a in cancelled.cancelled]
-            outcome = await execution.cancel(cat, symbol.upper(), order_id=order_id, order_link_id=link_id)
-            outcome.raise_for_failure()
-            return [outcome.order_id]
-
-    cancelled = common.run_async(run())
-    common.console.print(f"cancelled {len(cancelled)} order(s): {', '.join(cancelled) or '-'}")
+    loaded = common.settings()
+    cat, name = Category.parse(category), parse_symbol(symbol)
+    permit = _permit(loaded, mainnet, yes)
+    cancelled = common.run_async(
+        trading.cancel_orders(loaded, permit, cat, name, order_id=order_id, link_id=link_id, every=all_orders)
+    )
+    common.console.print(
+        f"cancelled {len(cancelled)} order(s): {', '.join(cancelled) or '-'}", soft_wrap=True
+    )
 
 
 @order_app.command("amend")
@@ -197,25 +163,12 @@ def amend(
     yes: bool = YES,
 ) -> None:
     """Change the quantity or price of an open order."""
-    loaded = _trading_settings(mainnet, yes)
-    if qty is None and price is None:
-        raise common.CliError("nothing to amend: give --qty and/or --price")
-    req = AmendRequest(
-        category=_category(category),
-        symbol=symbol.upper(),
-        order_id=order_id,
-        order_link_id=link_id,
-        qty=_decimal("--qty", qty),
-        price=_decimal("--price", price),
+    loaded = common.settings()
+    req = trading.parse_amend(
+        symbol, order_id=order_id, link_id=link_id, qty=qty, price=price, category=category
     )
-
-    async def run() -> str:
-        async with common.make_client(loaded) as client:
-            outcome = await execution_policy(client).amend(req)
-            outcome.raise_for_failure()
-            return outcome.order_id
-
-    common.console.print(f"amended order {common.run_async(run())}")
+    permit = _permit(loaded, mainnet, yes)
+    common.console.print(f"amended order {common.run_async(trading.amend_order(loaded, permit, req))}")
 
 
 def _orders_table(rows: list[Order], title: str) -> Table:
@@ -247,10 +200,6 @@ def _orders_table(rows: list[Order], title: str) -> Table:
     return table
 
 
-def _emit(rows: list[dict[str, Any]]) -> None:
-    common.console.print_json(json.dumps(rows, default=str))
-
-
 def orders(
     symbol: str | None = typer.Argument(None),
     history: bool = typer.Option(False, "--history", help="closed orders instead of open ones"),
@@ -258,19 +207,12 @@ def orders(
     as_json: bool = JSON_OUT,
 ) -> None:
     """List open orders (or, with --history, closed ones)."""
-    loaded = _trading_settings(True, True)
-    cat = _category(category)
-
-    async def run() -> list[Order]:
-        async with common.make_client(loaded) as client:
-            sym = symbol.upper() if symbol else None
-            if history:
-                return await client.get_order_history(cat, symbol=sym)
-            return await client.get_open_orders(cat, symbol=sym)
-
-    rows = common.run_async(run())
+    loaded = common.settings()
+    cat = Category.parse(category)
+    name = parse_symbol(symbol) if symbol else None
+    rows = common.run_async(trading.orders(loaded, cat, name, history=history))
     if as_json:
-        _emit(
+        common.print_json(
             [
                 {
                     "orderId": o.order_id,
@@ -286,23 +228,18 @@ def orders(
             ]
         )
         return
-    common.console.print(_orders_table(rows, f"{'closed' if history else 'open'} orders ({len(rows)})"))
+    common.print_table(_orders_table(rows, f"{'closed' if history else 'open'} orders ({len(rows)})"))
 
 
 def positions(
     symbol: str | None = typer.Argument(None), category: str = CATEGORY, as_json: bool = JSON_OUT
 ) -> None:
     """List positions."""
-    loaded = _trading_settings(True, True)
-    cat = _category(category)
-
-    async def run() -> list[Any]:
-        async with common.make_client(loaded) as client:
-            return await client.get_positions(cat, symbol=symbol.upper() if symbol else None)
-
-    rows = common.run_async(run())
+    loaded = common.settings()
+    cat = Category.parse(category)
+    rows = common.run_async(trading.positions(loaded, cat, parse_symbol(symbol) if symbol else None))
     if as_json:
-        _emit(
+        common.print_json(
             [
                 {
                     "symbol": p.symbol,
@@ -341,20 +278,14 @@ def positions(
             str(p.leverage),
             str(p.liq_price or ""),
         )
-    common.console.print(table)
+    common.print_table(table)
 
 
 def balance(as_json: bool = JSON_OUT) -> None:
     """Show the unified account's balances."""
-    loaded = _trading_settings(True, True)
-
-    async def run() -> Any:
-        async with common.make_client(loaded) as client:
-            return await client.get_wallet_balance()
-
-    wallet = common.run_async(run())
+    wallet = common.run_async(trading.wallet(common.settings()))
     if as_json:
-        _emit(
+        common.print_json(
             [
                 {"coin": c.coin, "walletBalance": c.wallet_balance, "equity": c.equity, "locked": c.locked}
                 for c in wallet.coins
@@ -377,7 +308,7 @@ def balance(as_json: bool = JSON_OUT) -> None:
             str(c.total_order_im),
             str(c.total_position_im),
         )
-    common.console.print(table)
+    common.print_table(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,10 @@ class ConfigError(BstError):
     """A setting or an argument is invalid; the message says which and what is allowed."""
 
 
+class InvalidInputError(ConfigError):
+    """A typed-in value cannot be read (a usage error: the CLI exits 2); the message says what is allowed."""
+
+
 class OrderValidationError(BstError):
     """An order breaks the instrument's rules and was refused locally, before anything was sent."""
 

@@ -9,9 +9,9 @@ epoch milliseconds.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from bst.domain.market import Category, Side
 
@@ -35,6 +35,36 @@ class TimeInForce(StrEnum):
     FOK = "FOK"
     POST_ONLY = "PostOnly"
     RPI = "RPI"
+
+
+class TriggerDirection(IntEnum):
+    """Bybit `triggerDirection` of a conditional order: fire when the price rises or falls to the trigger.
+
+    Bybit prints `0` on orders without one (parsed as None).
+    """
+
+    RISE = 1
+    FALL = 2
+
+
+class TriggerBy(StrEnum):
+    """Bybit `triggerBy`: which price a conditional order (or TP/SL) watches; LastPrice by default."""
+
+    LAST_PRICE = "LastPrice"
+    INDEX_PRICE = "IndexPrice"
+    MARK_PRICE = "MarkPrice"
+
+
+class OrderFilter(StrEnum):
+    """Bybit `orderFilter`: the kind of order (create: spot only; queries and cancels: all categories).
+
+    `Order` is a plain active order, `StopOrder` a conditional order (its assets are not held until it
+    triggers), `tpslOrder` a spot TP/SL order (its assets are held from the start).
+    """
+
+    ORDER = "Order"
+    STOP_ORDER = "StopOrder"
+    TPSL_ORDER = "tpslOrder"
 
 
 class MarketUnit(StrEnum):
@@ -108,7 +138,8 @@ _ACTIVE_EXITS = frozenset(
 )
 LEGAL_TRANSITIONS: dict[OrderStatus | None, frozenset[OrderStatus]] = {
     None: _ACTIVE_EXITS | {OrderStatus.CREATED, OrderStatus.UNTRIGGERED},
-    OrderStatus.CREATED: _ACTIVE_EXITS | {OrderStatus.CREATED},
+    OrderStatus.CREATED: _ACTIVE_EXITS
+    | {OrderStatus.CREATED, OrderStatus.UNTRIGGERED, OrderStatus.DEACTIVATED},
     OrderStatus.NEW: frozenset(
         {
             OrderStatus.NEW,
@@ -191,9 +222,10 @@ class CancelType(StrEnum):
 
 
 class CreateType(StrEnum):
-    """The `createType` values bst produces."""
+    """The `createType` values bst produces (`CreateByStopOrder`: a user's futures conditional order)."""
 
     CREATE_BY_USER = "CreateByUser"
+    CREATE_BY_STOP_ORDER = "CreateByStopOrder"
     CREATE_BY_CLOSING = "CreateByClosing"
     CREATE_BY_TAKE_PROFIT = "CreateByTakeProfit"
     CREATE_BY_STOP_LOSS = "CreateByStopLoss"
@@ -201,11 +233,42 @@ class CreateType(StrEnum):
 
 
 class StopOrderType(StrEnum):
-    """Bybit `stopOrderType` of orders the engine creates from position TP/SL; `""` for plain orders."""
+    """Bybit `stopOrderType`: `""` for plain orders (Bybit also prints `UNKNOWN`), `Stop` for a user's
+    conditional order, `tpslOrder` for a spot TP/SL order, TakeProfit/StopLoss for position TP/SL."""
 
     NONE = ""
+    STOP = "Stop"
+    TPSL_ORDER = "tpslOrder"
     TAKE_PROFIT = "TakeProfit"
     STOP_LOSS = "StopLoss"
+
+
+def trigger_direction_from(trigger: Decimal, current: Decimal) -> TriggerDirection:
+    """Return the way the watched price must move from `current` to reach `trigger` (at it: RISE)."""
+    return TriggerDirection.RISE if trigger >= current else TriggerDirection.FALL
+
+
+def as_conditional(
+    req: OrderRequest, trigger: Decimal, current: Decimal, by: TriggerBy = TriggerBy.LAST_PRICE
+) -> OrderRequest:
+    """Return `req` as an order that waits until the `by` price, now `current`, reaches `trigger`.
+
+    Derivatives get the direction towards the trigger; spot becomes a StopOrder (spot watches the
+    last price and Bybit derives the direction itself).
+    """
+    if req.category is Category.SPOT:
+        return replace(req, trigger_price=trigger, order_filter=OrderFilter.STOP_ORDER)
+    direction = trigger_direction_from(trigger, current)
+    return replace(req, trigger_price=trigger, trigger_direction=direction, trigger_by=by)
+
+
+def order_filter_of(stop_order_type: str) -> OrderFilter:
+    """Return the `orderFilter` an order with this `stopOrderType` is listed and cancelled under."""
+    if not stop_order_type or stop_order_type == "UNKNOWN":
+        return OrderFilter.ORDER
+    if stop_order_type == StopOrderType.TPSL_ORDER:
+        return OrderFilter.TPSL_ORDER
+    return OrderFilter.STOP_ORDER
 
 
 class ExecType(StrEnum):
@@ -239,6 +302,10 @@ class OrderRequest:
     `qty` is in base coin, except spot market orders whose `market_unit` is quote coin (the default
     for spot market buys). `price` is required for limit orders and ignored for market orders.
     `take_profit`/`stop_loss` attach a full-position TP/SL (linear) once the order fills.
+    A `trigger_price` makes it a conditional order: it waits (`Untriggered`) until the `trigger_by`
+    price (default last price) rises (`trigger_direction` RISE) or falls to it, then becomes the market
+    or limit order it describes. Linear conditional orders need a direction; spot ones need
+    `order_filter` StopOrder or tpslOrder instead (their direction follows from the last price).
     """
 
     category: Category
@@ -255,11 +322,18 @@ class OrderRequest:
     market_unit: MarketUnit | None = None
     take_profit: Decimal | None = None
     stop_loss: Decimal | None = None
+    trigger_price: Decimal | None = None
+    trigger_direction: TriggerDirection | None = None
+    trigger_by: TriggerBy | None = None
+    order_filter: OrderFilter | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AmendRequest:
-    """What a user asks `/v5/order/amend` for; `order_id` wins over `order_link_id` when both are set."""
+    """What a user asks `/v5/order/amend` for; `order_id` wins over `order_link_id` when both are set.
+
+    `trigger_price`/`trigger_by` change a conditional order that has not triggered yet.
+    """
 
     category: Category
     symbol: str
@@ -269,6 +343,8 @@ class AmendRequest:
     price: Decimal | None = None
     take_profit: Decimal | None = None
     stop_loss: Decimal | None = None
+    trigger_price: Decimal | None = None
+    trigger_by: TriggerBy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +359,8 @@ class OrderAck:
 class Order:
     """One order as Bybit reports it (REST `/v5/order/*` and the private `order` topic).
 
+    A conditional order carries `trigger_price`, `trigger_direction`, `trigger_by` and a non-empty
+    `stop_order_type` (`Stop`, `tpslOrder`) from creation to the end, also after it triggered.
     Invariants: `cum_exec_qty + leaves_qty == qty` while the order is open (base-coin orders);
     `leaves_qty == 0` once it is terminal. `avg_price` is None until something filled.
     For spot market orders in quote coin, `qty` and `leaves_value` are quote amounts while
@@ -321,6 +399,8 @@ class Order:
     trigger_price: Decimal | None = None
     last_price_on_created: Decimal | None = None
     closed_pnl: Decimal = Decimal(0)
+    trigger_direction: TriggerDirection | None = None
+    trigger_by: TriggerBy | None = None
 
     @property
     def is_open(self) -> bool:
@@ -381,13 +461,19 @@ __all__ = [
     "MarketUnit",
     "Order",
     "OrderAck",
+    "OrderFilter",
     "OrderRequest",
     "OrderStatus",
     "OrderType",
     "RejectReason",
     "StopOrderType",
     "TimeInForce",
+    "TriggerBy",
+    "TriggerDirection",
+    "as_conditional",
     "cancelled_status",
     "check_order_link_id",
     "is_legal_transition",
+    "order_filter_of",
+    "trigger_direction_from",
 ]

@@ -26,7 +26,7 @@ from bst.domain.account_events import AccountEvent
 from bst.domain.events import MarketEvent
 from bst.domain.instrument import Instrument
 from bst.domain.market import Bar, Category, Interval
-from bst.domain.orders import AmendRequest, Execution, Order, OrderAck, OrderRequest
+from bst.domain.orders import AmendRequest, Execution, Order, OrderAck, OrderFilter, OrderRequest
 from bst.domain.portfolio import Position, WalletBalance
 
 
@@ -52,9 +52,19 @@ class OrderGateway(Protocol):
         ...
 
     async def cancel_order(
-        self, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
+        self,
+        category: Category,
+        symbol: str,
+        *,
+        order_id: str = "",
+        order_link_id: str = "",
+        order_filter: OrderFilter | None = None,
     ) -> OrderAck:
-        """Cancel one open order, by orderId (wins) or orderLinkId."""
+        """Cancel one open order, by orderId (wins) or orderLinkId.
+
+        Spot finds a conditional or TP/SL order only under its `order_filter` (StopOrder, tpslOrder),
+        as Bybit does; plain orders need none.
+        """
         ...
 
     async def cancel_all_orders(
@@ -103,10 +113,13 @@ class AccountFeed(Protocol):
     """The account's events (orders, executions, positions, wallets) as the venue pushes them.
 
     Events are `bst.domain.account_events` values, the same whichever venue is behind the feed.
+    Each (re)start first hands over the account's state (source RESYNC: recent fills, open and
+    recently closed orders, positions, the wallet; the private stream needs its REST reader for it)
+    and then a `ResyncEvent`; live events (source STREAM) follow in the venue's order.
     """
 
     async def start(self) -> None:
-        """Begin delivering events (connect and authenticate, for a remote venue)."""
+        """Begin delivering events (connect and authenticate, for a remote venue), hand-over first."""
         ...
 
     async def close(self) -> None:
@@ -129,6 +142,9 @@ class MarketChannel(StrEnum):
     """Candles of `interval` (`KlineUpdate`)."""
     TICKER = "ticker"
     """Last/mark/index prices, funding rate and time (`TickerUpdate`)."""
+    FUNDING = "funding"
+    """Funding rates (`FundingUpdate`): a stored series, or derived from the live ticker when its
+    rate or next settlement time changes (`bst.domain.feeds.FundingTracker`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +159,19 @@ class MarketSubscription:
 
 
 class MarketFeed(Protocol):
-    """Public market events (book updates, trades, bars, tickers) from a live or replayed market."""
+    """Public market events (book updates, trades, bars, tickers) from a live or replayed market.
+
+    Funding: `FUNDING` delivers `FundingUpdate`s on every venue (live ones derive them from the
+    ticker, which carries the rate and the next settlement time).
+    """
 
     async def subscribe(self, subscriptions: Sequence[MarketSubscription]) -> None:
-        """Start delivering the events of `subscriptions` (refusals raise `ConfigError`)."""
+        """Start delivering the events of `subscriptions`.
+
+        A subscription the venue does not publish (a book depth it does not offer, bars without an
+        interval) raises `ConfigError` before anything is sent; a live venue's own refusal raises
+        `BybitInvalidParameterError`.
+        """
         ...
 
     async def close(self) -> None:

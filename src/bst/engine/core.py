@@ -17,7 +17,7 @@ time order. Requests act at the engine's current time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -32,8 +32,10 @@ from bst.domain.orders import (
     Execution,
     Order,
     OrderAck,
+    OrderFilter,
     OrderRequest,
     OrderStatus,
+    order_filter_of,
 )
 from bst.domain.portfolio import FeeRate, Position, WalletBalance
 from bst.engine import state as persist
@@ -44,8 +46,10 @@ from bst.engine.accounts import (
     position_snapshot,
     wallet_snapshot,
 )
+from bst.engine.conditional import check_amend, prepare_trigger
 from bst.engine.config import EngineConfig, FeeSchedule, SymbolSpec
 from bst.engine.events import AccountMessage
+from bst.engine.ids import IdFactory
 from bst.engine.ledger import record_transfer
 from bst.engine.market_input import MarketInput
 from bst.engine.matching import Matcher
@@ -54,7 +58,6 @@ from bst.engine.timeline import Timeline
 from bst.engine.validation import (
     check_linear_margin,
     find_open_order,
-    prepare_amend,
     prepare_create,
     symbol_of,
 )
@@ -142,6 +145,18 @@ class MatchingEngine(AccountViews):
             if amount > 0:
                 record_transfer(account, coin, amount, venue.now_ms, venue.config.max_executions)
         return uid
+
+    @property
+    def id_position(self) -> tuple[int, int]:
+        """Return (epoch, counter) of the order/execution id sequence (see `bst.engine.ids`)."""
+        ids = self._venue.ids
+        return ids.epoch, ids.counter
+
+    def resume_ids(self, epoch: int, counter: int) -> None:
+        """Issue the next ids from (epoch, counter) on: a persistent venue starts an epoch per run."""
+        if counter < self._venue.ids.counter and epoch == self._venue.ids.epoch:
+            raise ConfigError(f"the id counter may not move back in epoch {epoch}")
+        self._venue.ids = IdFactory(self._venue.config.seed, counter, epoch)
 
     def accounts(self) -> list[int]:
         """Return the uids of every account."""
@@ -259,9 +274,12 @@ class MatchingEngine(AccountViews):
         venue = self._venue
         account = self._account(uid)
         sym = symbol_of(venue, request.category, request.symbol)
-        protected = self._matcher.protected_price(sym, request.side)
+        if request.close_on_trigger and sym.is_linear and not request.reduce_only:
+            request = replace(request, reduce_only=True)  # Bybit: a close-on-trigger order only reduces
+        trigger = prepare_trigger(account, sym, request)
+        protected = self._matcher.protected_price(sym, request.side) if trigger is None else None
         prepared = prepare_create(venue, account, request, protected)
-        if sym.is_linear and not request.reduce_only and prepared.price is not None:
+        if sym.is_linear and not request.reduce_only and prepared.price is not None and trigger is None:
             check_linear_margin(venue, account, sym.spec.symbol, request.side, (request.qty, prepared.price))
         instrument = sym.spec.instrument
         if sym.is_linear:
@@ -289,6 +307,8 @@ class MatchingEngine(AccountViews):
             take_profit=request.take_profit,
             stop_loss=request.stop_loss,
         )
+        if trigger is not None:
+            trigger.apply_to(order)
         if request.order_link_id:
             account.links[f"{request.category}:{request.order_link_id}"] = order.order_id
         account.add_open(order)
@@ -299,12 +319,15 @@ class MatchingEngine(AccountViews):
             venue.emit_order(order)
             venue.schedule("activate", {"order_id": order.order_id})
         else:
-            self._matcher.activate(order)
+            self._timeline.activate(order)
         venue.flush()
         return OrderAck(order.order_id, order.order_link_id)
 
     def amend_order(self, uid: int, request: AmendRequest) -> OrderAck:
-        """Change an open order's qty/price/TP/SL (or raise); the change arrives as an order update."""
+        """Change an open order's qty/price/TP/SL (or raise); the change arrives as an order update.
+
+        An order that has not triggered may also change its trigger price and watched price.
+        """
         venue = self._venue
         account = self._account(uid)
         symbol_of(venue, request.category, request.symbol)
@@ -317,33 +340,33 @@ class MatchingEngine(AccountViews):
             request.order_link_id,
             "replace",
         )
-        prepare_amend(venue, account, order, request)
-        if venue.config.latency.enabled:
-            venue.schedule(
-                "amend",
-                {
-                    "order_id": order.order_id,
-                    "qty": request.qty,
-                    "price": request.price,
-                    "take_profit": request.take_profit,
-                    "stop_loss": request.stop_loss,
-                },
-            )
-        else:
-            self._timeline.apply_amend(
-                order.order_id, request.qty, request.price, request.take_profit, request.stop_loss
-            )
+        change = check_amend(venue, account, order, request)
+        self._timeline.request_amend(order, request, change)
         venue.flush()
         return OrderAck(order.order_id, order.order_link_id)
 
     def cancel_order(
-        self, uid: int, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
+        self,
+        uid: int,
+        category: Category,
+        symbol: str,
+        *,
+        order_id: str = "",
+        order_link_id: str = "",
+        order_filter: OrderFilter | None = None,
     ) -> OrderAck:
-        """Cancel one open order (orderId wins over orderLinkId), or raise 110001 / 170213."""
+        """Cancel one open order (orderId wins over orderLinkId), or raise 110001 / 170213.
+
+        Spot looks among the `order_filter` kind only (default plain orders), as Bybit does.
+        """
         venue = self._venue
         account = self._account(uid)
         symbol_of(venue, category, symbol)
         order = find_open_order(venue, account, category, symbol, order_id, order_link_id, "cancel")
+        if category is Category.SPOT and order_filter_of(order.stop_order_type) is not (
+            order_filter or OrderFilter.ORDER
+        ):
+            fail(RetCode.SPOT_ORDER_NOT_EXISTS, "Order does not exist.")
         self._timeline.request_cancel(order)
         venue.flush()
         return OrderAck(order.order_id, order.order_link_id)
@@ -356,18 +379,27 @@ class MatchingEngine(AccountViews):
         symbol: str | None = None,
         base_coin: str | None = None,
         settle_coin: str | None = None,
+        order_filter: OrderFilter | None = None,
+        stop_order_type: str | None = None,
     ) -> list[OrderAck]:
-        """Cancel every open order matching the filter; linear needs symbol, baseCoin or settleCoin."""
+        """Cancel every open order matching the filter; linear needs symbol, baseCoin or settleCoin.
+
+        `order_filter` picks a kind of order (spot default: plain orders only; linear: all kinds);
+        `stop_order_type` narrows further (e.g. `Stop`: conditional orders but not TP/SL).
+        """
         venue = self._venue
         account = self._account(uid)
         if category is Category.LINEAR and not (symbol or base_coin or settle_coin):
             fail(RetCode.PARAMS_ERROR, "symbol, baseCoin or settleCoin is required for linear cancel-all")
         if symbol:
             symbol_of(venue, category, symbol)
+        kind = order_filter or (OrderFilter.ORDER if category is Category.SPOT else None)
         chosen = [
             o
             for o in account.open_orders.values()
             if self._matches(o, category, symbol, base_coin, settle_coin)
+            and (kind is None or order_filter_of(o.stop_order_type) is kind)
+            and (stop_order_type is None or o.stop_order_type == stop_order_type)
         ]
         for order in chosen:
             self._timeline.request_cancel(order)

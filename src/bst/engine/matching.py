@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
+from bst.domain.instrument import to_step
 from bst.domain.market import Category, Side
 from bst.domain.orders import (
     CancelType,
@@ -38,8 +39,7 @@ def quote_sell_base(quote: Decimal, price: Decimal | None, step: Decimal) -> Dec
     """Return the base a quote-sized market sell locks: quote / protected price, up to the lot step."""
     if price is None or price <= 0:
         return _ZERO
-    base = quote / price
-    return (base / step).to_integral_value(rounding=ROUND_UP) * step if step > 0 else base
+    return to_step(quote / price, step, ROUND_UP)
 
 
 def _crosses(is_buy: bool, order_price: Decimal, other: Decimal) -> bool:
@@ -55,28 +55,41 @@ class Matcher:
 
     # --- reservations -------------------------------------------------------------------------
 
+    def spot_need(self, order: WorkingOrder) -> tuple[str, Decimal]:
+        """Return the coin and amount a spot order's unfilled part locks (quote for buys, base for sells).
+
+        A market order waiting for its trigger has no price yet: its trigger price stands in.
+        """
+        instrument = self.venue.sym_of(order).spec.instrument
+        price = order.price if order.price is not None else order.trigger_price
+        if order.is_buy:
+            amount = order.leaves_quote if order.quote_sized else order.leaves_qty * (price or _ZERO)
+            return instrument.quote_coin, amount
+        amount = order.leaves_qty
+        if order.quote_sized:
+            amount = quote_sell_base(order.leaves_quote, price, instrument.qty_step)
+        return instrument.base_coin, amount
+
     def reserve(self, order: WorkingOrder) -> None:
-        """Hold what the order's unfilled part needs: order margin (linear) or locked coin (spot)."""
-        venue = self.venue
-        account = venue.accounts[order.uid]
-        spec = venue.sym_of(order).spec
+        """Hold what the order's unfilled part needs: order margin (linear) or locked coin (spot).
+
+        An untriggered conditional order holds nothing (a spot TP/SL order holds its coin).
+        """
+        if not order.holds_funds:
+            return
+        account = self.venue.accounts[order.uid]
         if order.category is Category.LINEAR:
             if not order.reduce_only and order.price is not None:
                 account.exposure_of(order.symbol).add(order.side, order.leaves_qty, order.price)
             return
-        if order.is_buy:
-            amount = order.leaves_quote if order.quote_sized else order.leaves_qty * (order.price or _ZERO)
-            coin = spec.instrument.quote_coin
-        else:
-            amount = order.leaves_qty
-            if order.quote_sized:
-                amount = quote_sell_base(order.leaves_quote, order.price, spec.instrument.qty_step)
-            coin = spec.instrument.base_coin
+        coin, amount = self.spot_need(order)
         order.lock += amount
         account.coin(coin).locked += amount
 
     def unreserve(self, order: WorkingOrder) -> None:
         """Release whatever the order still holds."""
+        if not order.holds_funds:
+            return
         venue = self.venue
         account = venue.accounts[order.uid]
         if order.category is Category.LINEAR:
@@ -172,11 +185,15 @@ class Matcher:
         sym.resting(order.is_buy).add(order)
 
     def cancel(self, order: WorkingOrder, cancel_type: str, reason: str) -> None:
-        """Close an open order without further fills."""
+        """Close an open order without further fills (`Deactivated` if it never triggered)."""
         if order.resting:
             self.venue.sym_of(order).resting(order.is_buy).remove(order)
         self.unreserve(order)
-        order.status = cancelled_status(order.category, order.cum_qty)
+        if order.awaiting_trigger:
+            self.venue.sym_of(order).triggers.discard(order)
+            order.status = OrderStatus.DEACTIVATED
+        else:
+            order.status = cancelled_status(order.category, order.cum_qty)
         order.cancel_type = cancel_type
         order.reject_reason = reason
         order.updated_ms = self.venue.now_ms
@@ -191,7 +208,7 @@ class Matcher:
         if order.quote_sized:
             step = self.venue.sym_of(order).spec.instrument.qty_step
             qty = order.leaves_quote / price
-            qty = (qty / step).to_integral_value(rounding=ROUND_DOWN) * step if step > 0 else qty
+            qty = to_step(qty, step, ROUND_DOWN)
             qty = min(qty, available)
             if not order.is_buy:
                 qty = min(qty, order.lock)  # a quote-sized sell spends at most the base it locked
@@ -429,7 +446,10 @@ class Matcher:
         orders = [
             o
             for o in account.open_orders.values()
-            if o.reduce_only and o.symbol == symbol and o.status is not OrderStatus.CREATED
+            if o.reduce_only
+            and o.symbol == symbol
+            and o.status is not OrderStatus.CREATED
+            and not o.awaiting_trigger  # sized against the position when it triggers
         ]
         for order in orders:
             closable = self.closable(order)
@@ -507,13 +527,10 @@ class Matcher:
             return None
         ratio = sym.spec.market_slippage_ratio
         tick = sym.spec.instrument.tick_size
+        # Rounded inside the band: a buy's limit down, a sell's up (never beyond the protection).
         if side is Side.BUY:
-            raw = reference * (1 + ratio)
-            price = (raw / tick).to_integral_value(rounding=ROUND_DOWN) * tick if tick > 0 else raw
-        else:
-            raw = reference * (1 - ratio)
-            price = -((-raw / tick).to_integral_value(rounding=ROUND_DOWN)) * tick if tick > 0 else raw
-        return price.quantize(tick) if tick > 0 else price
+            return to_step(reference * (1 + ratio), tick, ROUND_DOWN)
+        return to_step(reference * (1 - ratio), tick, ROUND_UP)
 
     def check_liquidation(self, account: Account) -> None:
         """Liquidate the account when its margin balance no longer covers maintenance margin."""

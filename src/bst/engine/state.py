@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from bst.domain.instrument import Instrument
 from bst.domain.ledger import ClosedPnl, Transaction
 from bst.domain.market import Category
-from bst.domain.orders import Execution, Order
+from bst.domain.orders import Execution, Order, OrderStatus
 from bst.engine.accounts import account_from_state, account_to_state
 from bst.engine.book import LiquidityBook
 from bst.engine.config import EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
@@ -196,8 +196,12 @@ def _arguments_to_state(arguments: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in arguments.items()}
 
 
+_KEPT_AS_SAVED = frozenset({"order_id", "trigger_by", "trigger_direction"})
+"""Arguments of travelling requests that are not Decimals."""
+
+
 def _arguments_from_state(arguments: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v if k == "order_id" or v is None else Decimal(v)) for k, v in arguments.items()}
+    return {k: (v if k in _KEPT_AS_SAVED or v is None else Decimal(v)) for k, v in arguments.items()}
 
 
 def dump(venue: Venue) -> dict[str, Any]:
@@ -216,7 +220,7 @@ def dump(venue: Venue) -> dict[str, Any]:
         "config": _config_to_state(venue.config),
         "now_ms": venue.now_ms,
         "started": venue.started,
-        "ids": [venue.ids.seed, venue.ids.counter],
+        "ids": [venue.ids.seed, venue.ids.counter, venue.ids.epoch],
         "priority": venue.priority,
         "exec_seq": venue.exec_seq,
         "request_seq": venue.request_seq,
@@ -233,7 +237,7 @@ def load(data: dict[str, Any]) -> Venue:
     venue = Venue(_config_from_state(data["config"]))
     venue.now_ms = data["now_ms"]
     venue.started = data["started"]
-    venue.ids = IdFactory(*data["ids"])
+    venue.ids = IdFactory(*data["ids"])  # [seed, counter] before id epochs existed
     venue.priority = data["priority"]
     venue.exec_seq = data["exec_seq"]
     venue.request_seq = data["request_seq"]
@@ -249,6 +253,8 @@ def load(data: dict[str, Any]) -> Venue:
             venue.orders[order.order_id] = order
             if order.resting:
                 venue.sym_of(order).resting(order.is_buy).add(order)
+            if order.awaiting_trigger and order.status is OrderStatus.UNTRIGGERED:
+                venue.sym_of(order).triggers.add(order)
         account.closed = {o["order_id"]: decode(Order, o) for o in raw["closed"]}
         account.executions = [decode(Execution, e) for e in raw["executions"]]
         if "books" in raw:  # states saved before the books existed start with empty ones

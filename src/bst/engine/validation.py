@@ -26,6 +26,7 @@ from bst.domain.order_rules import (
 from bst.domain.orders import (
     AmendRequest,
     MarketUnit,
+    OrderFilter,
     OrderRequest,
     OrderType,
     TimeInForce,
@@ -38,6 +39,7 @@ from bst.engine.venue import SymbolState, Venue, fail
 from bst.engine.working import WorkingOrder
 
 _ZERO = Decimal(0)
+UNCHANGED_MSG = "The order remains unchanged as the parameters entered match the existing ones"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,13 +135,15 @@ def _check(violation: RuleViolation | None, instrument: Instrument) -> None:
         refuse(violation, instrument)
 
 
-def _check_price(sym: SymbolState, side: Side, price: Decimal) -> None:
+def _check_price(sym: SymbolState, side: Side, price: Decimal, around: Decimal | None = None) -> None:
+    """Check a limit price; the band lies around `around` (a conditional order's trigger price),
+    else around the reference price."""
     spec = sym.spec
     violation = check_price(
         spec.instrument,
         price,
         side=side,
-        reference=sym.reference_price(),
+        reference=around if around is not None else sym.reference_price(),
         band_ratio=spec.limit_price_band_ratio,
     )
     _check(violation, spec.instrument)
@@ -228,12 +232,15 @@ def prepare_create(
     if request.reduce_only and (request.take_profit is not None or request.stop_loss is not None):
         fail(RetCode.PARAMS_ERROR, "reduce-only orders cannot carry takeProfit/stopLoss")
     market = request.order_type is OrderType.MARKET
+    # A conditional order is checked against its trigger price and holds nothing until it triggers,
+    # except a spot TP/SL order (Bybit: "the assets are occupied even before the order is triggered").
+    trigger = request.trigger_price
     if request.order_type not in (OrderType.MARKET, OrderType.LIMIT):
         fail(RetCode.PARAMS_ERROR, f"orderType {request.order_type} is invalid")
     unit: MarketUnit | None = None
     if market:
         tif = TimeInForce.FOK if request.time_in_force is TimeInForce.FOK else TimeInForce.IOC
-        price = protected
+        price = protected if trigger is None else None
         if spot:
             default = MarketUnit.QUOTE_COIN if request.side is Side.BUY else MarketUnit.BASE_COIN
             unit = request.market_unit or default
@@ -242,14 +249,14 @@ def prepare_create(
         if request.price is None:
             fail(RetCode.PARAMS_ERROR, "price is required for limit orders")
         price = request.price
-        _check_price(sym, request.side, price)
+        _check_price(sym, request.side, price, around=trigger)
     if unit is MarketUnit.QUOTE_COIN:
         if not (request.qty.is_finite() and request.qty > 0):
             refuse(RuleViolation(OrderRule.QTY_INVALID, request.symbol, request.qty), instrument)
         value = request.qty
     else:
         _check(check_qty(instrument, request.qty, market=market), instrument)
-        reference = price if price is not None else sym.reference_price()
+        reference = price if price is not None else (trigger or sym.reference_price())
         value = request.qty * reference if reference is not None else _ZERO
     if not request.reduce_only and (value > 0 or unit is MarketUnit.QUOTE_COIN):
         _check(check_notional(instrument, value), instrument)
@@ -261,13 +268,14 @@ def prepare_create(
         closable = -size if request.side is Side.BUY else size
         if closable <= 0:
             fail(RetCode.REDUCE_ONLY_NOT_SATISFIED, "Reduce-only rule not satisfied")
-    base = price if not market else sym.reference_price()
+    base = price if not market else (trigger or sym.reference_price())
     check_position_tpsl(sym, request.side, base, request.take_profit, request.stop_loss)
-    if spot:
+    if spot and (trigger is None or request.order_filter is OrderFilter.TPSL_ORDER):
+        lock_price = price if price is not None else trigger  # a waiting market order: its trigger
         if request.side is Side.BUY:
-            need = request.qty if unit is MarketUnit.QUOTE_COIN else request.qty * (price or _ZERO)
+            need = request.qty if unit is MarketUnit.QUOTE_COIN else request.qty * (lock_price or _ZERO)
         elif unit is MarketUnit.QUOTE_COIN:
-            need = quote_sell_base(request.qty, price, instrument.qty_step)
+            need = quote_sell_base(request.qty, lock_price, instrument.qty_step)
         else:
             need = request.qty
         check_spot_balance(venue, account, sym, request.side, need)
@@ -328,10 +336,7 @@ def prepare_amend(venue: Venue, account: Account, order: WorkingOrder, request: 
         and request.stop_loss in (None, order.stop_loss)
     )
     if unchanged:
-        fail(
-            RetCode.PARAMS_ERROR,
-            "The order remains unchanged as the parameters entered match the existing ones",
-        )
+        fail(RetCode.PARAMS_ERROR, UNCHANGED_MSG)
     if not order.reduce_only:
         _check(check_notional(sym.spec.instrument, qty * price), sym.spec.instrument)
     leaves = qty - order.cum_qty

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 from bst.bybit.errors import error_for_code
 from bst.domain.market import Category
-from bst.domain.orders import Execution
+from bst.domain.orders import Execution, TriggerBy
 from bst.engine.accounts import (
     COLLATERAL_COINS,
     Account,
@@ -21,6 +21,7 @@ from bst.engine.book import LiquidityBook
 from bst.engine.config import EngineConfig, SymbolSpec
 from bst.engine.events import AccountMessage, Outbox
 from bst.engine.ids import IdFactory
+from bst.engine.triggers import TriggerBook
 from bst.engine.working import RestingSide, WorkingOrder
 
 _ONE = Decimal(1)
@@ -47,6 +48,7 @@ class SymbolState:
         "next_funding_ms",
         "sells",
         "spec",
+        "triggers",
     )
 
     def __init__(self, spec: SymbolSpec) -> None:
@@ -64,6 +66,8 @@ class SymbolState:
         """Last and reference price at the last TP/SL and liquidation checks."""
         self.holders: dict[int, None] = {}
         """Accounts with a non-zero position here (insertion-ordered set)."""
+        self.triggers = TriggerBook()
+        """Untriggered conditional orders, by the price they watch."""
 
     @property
     def is_linear(self) -> bool:
@@ -73,6 +77,19 @@ class SymbolState:
     def resting(self, is_buy: bool) -> RestingSide:
         """Return the resting orders of one side."""
         return self.buys if is_buy else self.sells
+
+    def watched_price(self, by: TriggerBy) -> Decimal | None:
+        """Return the price a conditional order watching `by` compares with its trigger.
+
+        Last price is the last public trade; mark is the mark price (else last trade, else mid, as
+        everywhere in the engine); index is the index price when one was fed, else the mark. Spot
+        orders always watch the last price.
+        """
+        if by is TriggerBy.LAST_PRICE or not self.is_linear:
+            return self.last_price
+        if by is TriggerBy.INDEX_PRICE and self.index_price is not None:
+            return self.index_price
+        return self.reference_price()
 
     def reference_price(self) -> Decimal | None:
         """Return the price market orders are protected around: mark, else last trade, else mid."""

@@ -16,7 +16,10 @@ from bst.domain.orders import (
     OrderStatus,
     OrderType,
     RejectReason,
+    StopOrderType,
     TimeInForce,
+    TriggerBy,
+    TriggerDirection,
 )
 from bst.domain.portfolio import average_price
 
@@ -27,12 +30,16 @@ class WorkingOrder:
     """One order while the engine owns it; `snapshot()` renders what Bybit would report.
 
     `price` is the limit price, or for market orders the slippage-protected price (None when no
-    reference price existed). `priority` is the time-priority sequence (renewed by a price change or
-    a size increase). `queue_ahead` is the external volume ahead of it at its price. `lock` is what a
-    spot order still holds locked (quote coin for buys, base coin for sells).
+    reference price existed; None too for a market order that has not triggered). `priority` is the
+    time-priority sequence (renewed by a price change, a size increase or the trigger). `queue_ahead`
+    is the external volume ahead of it at its price. `lock` is what a spot order still holds locked
+    (quote coin for buys, base coin for sells). A conditional order has a `trigger_price` and is
+    `awaiting_trigger` from creation until its trigger fires; meanwhile it holds no book place and no
+    margin or coin (except a spot TP/SL order, which holds its coin from the start).
     """
 
     __slots__ = (
+        "awaiting_trigger",
         "cancel_type",
         "category",
         "close_on_trigger",
@@ -63,6 +70,9 @@ class WorkingOrder:
         "symbol",
         "take_profit",
         "tif",
+        "trigger_by",
+        "trigger_direction",
+        "trigger_price",
         "uid",
         "updated_ms",
     )
@@ -91,6 +101,9 @@ class WorkingOrder:
         stop_order_type: str = "",
         take_profit: Decimal | None = None,
         stop_loss: Decimal | None = None,
+        trigger_price: Decimal | None = None,
+        trigger_direction: TriggerDirection | None = None,
+        trigger_by: TriggerBy | None = None,
     ) -> None:
         self.uid = uid
         self.order_id = order_id
@@ -114,6 +127,10 @@ class WorkingOrder:
         self.stop_order_type = stop_order_type
         self.take_profit = take_profit
         self.stop_loss = stop_loss
+        self.trigger_price = trigger_price
+        self.trigger_direction = trigger_direction
+        self.trigger_by = trigger_by
+        self.awaiting_trigger = trigger_price is not None
         self.status = OrderStatus.CREATED
         self.reject_reason: str = RejectReason.NO_ERROR
         self.cancel_type: str = CancelType.UNKNOWN
@@ -151,6 +168,11 @@ class WorkingOrder:
     def is_open(self) -> bool:
         """Return whether the order still works."""
         return self.status.is_open
+
+    @property
+    def holds_funds(self) -> bool:
+        """Return whether the order reserves margin or coin now (untriggered ones do not, but spot TP/SL)."""
+        return not self.awaiting_trigger or self.stop_order_type == StopOrderType.TPSL_ORDER
 
     def snapshot(self) -> Order:
         """Return the order as Bybit reports it now."""
@@ -198,6 +220,9 @@ class WorkingOrder:
             stop_loss=self.stop_loss,
             last_price_on_created=self.last_price_on_created,
             closed_pnl=self.closed_pnl,
+            trigger_price=self.trigger_price,
+            trigger_direction=self.trigger_direction,
+            trigger_by=self.trigger_by,
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -217,7 +242,8 @@ class WorkingOrder:
         """Rebuild an order saved by `to_state`."""
         order = cls.__new__(cls)
         for name in cls.__slots__:
-            setattr(order, name, state[name])
+            setattr(order, name, state.get(name))  # fields added later read as None
+        order.awaiting_trigger = bool(order.awaiting_trigger)
         for name in (
             "cum_fee",
             "cum_qty",
@@ -228,7 +254,7 @@ class WorkingOrder:
             "qty",
         ):
             setattr(order, name, Decimal(state[name]))
-        for name in ("price", "last_price_on_created", "take_profit", "stop_loss"):
+        for name in ("price", "last_price_on_created", "take_profit", "stop_loss", "trigger_price"):
             if state[name] is not None:
                 setattr(order, name, Decimal(state[name]))
         order.category = Category(state["category"])
@@ -237,6 +263,9 @@ class WorkingOrder:
         order.tif = TimeInForce(state["tif"])
         order.status = OrderStatus(state["status"])
         order.market_unit = MarketUnit(state["market_unit"]) if state["market_unit"] else None
+        direction = state.get("trigger_direction")
+        order.trigger_direction = TriggerDirection(direction) if direction else None
+        order.trigger_by = TriggerBy(state["trigger_by"]) if state.get("trigger_by") else None
         return order
 
 

@@ -19,7 +19,7 @@ from bst.domain.errors import BybitAPIError, BybitInvalidParameterError, OrderVa
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category
 from bst.domain.order_rules import prepare_order
-from bst.domain.orders import AmendRequest, Execution, Order, OrderAck, OrderRequest
+from bst.domain.orders import AmendRequest, Execution, Order, OrderAck, OrderFilter, OrderRequest
 from bst.domain.portfolio import FeeRate, Position, WalletBalance
 from bst.exchange.http import BybitHttp, Params
 
@@ -68,11 +68,18 @@ class PrivateRestMixin:
         return order_codec.parse_ack(env.result)
 
     async def cancel_order(
-        self, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
+        self,
+        category: Category,
+        symbol: str,
+        *,
+        order_id: str = "",
+        order_link_id: str = "",
+        order_filter: OrderFilter | None = None,
     ) -> OrderAck:
         """Cancel one open order (by orderId, else orderLinkId); send it once.
 
         A gone order raises `BybitOrderNotFoundError`; a lost reply raises with `outcome_unknown`.
+        Spot finds a conditional or TP/SL order only with its `order_filter` (StopOrder, tpslOrder).
         """
         if not order_id and not order_link_id:
             raise OrderValidationError("cancel needs an orderId or an orderLinkId")
@@ -81,6 +88,7 @@ class PrivateRestMixin:
             "symbol": symbol,
             "orderId": order_id or None,
             "orderLinkId": order_link_id or None,
+            "orderFilter": order_filter.value if order_filter else None,
         }
         env = await self.http.call(ep.ORDER_CANCEL, params, repeat_safe=False)
         return order_codec.parse_ack(env.result)

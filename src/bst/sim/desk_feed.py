@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from bst.domain.events import BookUpdate, MarketEvent, TickerUpdate, TradesUpdate
 from bst.domain.market import Category, Ticker
+from bst.sim.columns import PriceKind
 from bst.sim.generator import MarketGenerator
 from bst.sim.tickers import FUNDING_PERIOD_MS, funding_rate
 
@@ -33,11 +34,12 @@ SymbolKey = tuple[Category, str]
 
 
 def ticker_event(gen: MarketGenerator, category: Category, symbol: str, at_ms: int) -> TickerUpdate:
-    """Return the prices the engine needs at `at_ms`: last trade, and for linear mark and funding."""
+    """Return the prices the engine needs at `at_ms`: last trade, and for linear mark, index, funding."""
     last = gen.last_price(symbol, at_ms, category=category)
-    mark = rate = next_funding_ms = None
+    mark = index = rate = next_funding_ms = None
     if category is Category.LINEAR:
         mark = gen.mark_price(symbol, at_ms, category=category)
+        index = gen.mark_price(symbol, at_ms, category=category, kind=PriceKind.INDEX)
         rate = funding_rate(gen.seed, gen.path(category, symbol).spec.key, at_ms)
         next_funding_ms = (at_ms // FUNDING_PERIOD_MS + 1) * FUNDING_PERIOD_MS
     ticker = Ticker(
@@ -48,6 +50,7 @@ def ticker_event(gen: MarketGenerator, category: Category, symbol: str, at_ms: i
         ask1_price=None,
         ask1_size=None,
         mark_price=mark,
+        index_price=index,
         funding_rate=rate,
         next_funding_time_ms=next_funding_ms,
     )

@@ -30,7 +30,6 @@ from bst.bybit.codec.account_info import (
     encode_account_info,
     encode_api_key_info,
     encode_coin_balances,
-    encode_margin_mode_reasons,
 )
 from bst.bybit.codec.envelope import encode_envelope
 from bst.bybit.codec.ledger import encode_closed_pnl, encode_transaction
@@ -60,9 +59,11 @@ from bst.sim.replies import (
     text_param,
 )
 from bst.sim.state import SimState
+from bst.sim.trading_commands import SetMarginMode, SwitchPositionMode
 from bst.sim.trading_routes import (
     GENERIC_PARAMS_MSG,
     JSON,
+    Action,
     TradingRoutes,
     Work,
     _body_category,
@@ -136,12 +137,6 @@ class AccountRoutes(TradingRoutes):
             log.warning("request not decoded", path=request.url.path, exc_info=True)
             return params_error(GENERIC_PARAMS_MSG, now_ms)
 
-    async def _on_desk(
-        self, work: Callable[[MatchingEngine], T], touch: Sequence[tuple[Category, str]] = ()
-    ) -> T:
-        """Run `work` on the engine (market synced first), off the event loop."""
-        return await run_in_threadpool(self.desk.call, work, list(touch))
-
     # --- books -------------------------------------------------------------------------------------
 
     async def closed_pnl(self, request: Request) -> Response:
@@ -209,17 +204,12 @@ class AccountRoutes(TradingRoutes):
         return await self._private(request, endpoints.ACCOUNT_INFO, prepare)
 
     async def switch_mode(self, request: Request) -> Response:
-        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             body = params.decode_body(payload.encode())
             category = _body_category(body, (Category.LINEAR,))
             symbol, coin = params.text(body, "symbol"), params.text(body, "coin")
             mode = params.integer(body.get("mode"), "mode")
-
-            def work(engine: MatchingEngine, uid: int) -> JSON:
-                engine.switch_position_mode(uid, mode, symbol=symbol, coin=coin)
-                return {}
-
-            return category, [], work
+            return category, [], SwitchPositionMode(mode, symbol, coin)
 
         return await self._private(request, endpoints.SWITCH_POSITION_MODE, prepare)
 
@@ -238,13 +228,16 @@ class AccountRoutes(TradingRoutes):
         if not decision.allowed:
             return rate_limited(decision, now_ms)
         try:
-            reasons = await self._on_desk(lambda engine: engine.set_margin_mode(uid, mode))
+            try:
+                result, lsn = await run_in_threadpool(self.desk.execute, uid, SetMarginMode(mode))
+            except BybitAPIError:
+                await self.desk.durable()  # a refusal reflects the state too: say it once that is safe
+                raise
+            await self.desk.durable(lsn)
         except BybitAPIError as e:
-            return error(
-                e.ret_code or RetCode.PARAMS_ERROR, e.ret_msg, now_ms, headers=decision.header_dict()
-            )
-        result = encode_margin_mode_reasons(reasons)
-        if not reasons:
+            headers = decision.header_dict()
+            return error(e.ret_code or RetCode.PARAMS_ERROR, e.ret_msg, now_ms, headers=headers)
+        if not result["reasons"]:
             return ok(result, now_ms, headers=decision.header_dict())
         return refusal_with_result(
             RetCode.SET_MARGIN_MODE_FAILED, SET_MARGIN_MODE_FAILED_MSG, result, now_ms, decision

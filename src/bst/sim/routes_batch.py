@@ -1,8 +1,9 @@
 """Batch order endpoints of the simulator: create-batch, amend-batch, cancel-batch, item by item.
 
-Each item is decoded by its single endpoint's decoder and executed by the same engine call as
-`/v5/order/create`, `/amend`, `/cancel` would (one path), in request order, inside one desk step (the
-market does not move between the items of one batch). The reply is Bybit's: `retCode` 0 once the
+Each item is decoded into its single endpoint's command by the same function (`place_command`,
+`amend_command`, `cancel_command`) and run by that command on the engine, in request order, as one
+journaled `BatchOrders` command (one desk step: the market does not move between the items of one
+batch; the reply waits until the batch is durable). The reply is Bybit's: `retCode` 0 once the
 request as a whole is acceptable, then per item, in request order, `result.list[i]` and
 `retExtInfo.list[i]` (`{code, msg}`: 0/"OK", or the code its single twin would have answered). A
 refused item has `orderId` "" and keeps the `orderLinkId` it was sent with.
@@ -18,8 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -28,164 +30,127 @@ from bst.bybit import endpoints
 from bst.bybit.codec import params
 from bst.bybit.codec.batch import OK_MSG, decode_batch, encode_batch_reply
 from bst.bybit.codec.envelope import encode_envelope
-from bst.bybit.codec.orders import decode_amend_request, decode_order_request
 from bst.bybit.retcodes import RetCode
 from bst.domain.batch import BatchItemResult
 from bst.domain.errors import BybitAPIError
 from bst.domain.market import Category
-from bst.domain.orders import AmendRequest, OrderAck, OrderRequest
-from bst.engine import MatchingEngine
-from bst.sim.replies import RATE_LIMIT_MSG, json_response, rate_limited
+from bst.sim.replies import RATE_LIMIT_MSG, error, json_response, rate_limited
 from bst.sim.routes_account import AccountRoutes
 from bst.sim.state import SimState
-from bst.sim.trading_routes import GENERIC_PARAMS_MSG
+from bst.sim.trading_commands import AmendOrder, BatchOrders, CancelOrder, PlaceOrder
+from bst.sim.trading_routes import GENERIC_PARAMS_MSG, amend_command, cancel_command, place_command
 
 JSON = dict[str, Any]
-R = TypeVar("R")
+Item = PlaceOrder | AmendOrder | CancelOrder
 _TRADED = (Category.LINEAR, Category.SPOT)
 
 
 @dataclass(frozen=True, slots=True)
-class CancelItem:
-    """One item of a cancel batch (orderId wins over orderLinkId)."""
-
-    category: Category
-    symbol: str
-    order_id: str
-    order_link_id: str
-
-
-def decode_cancel_item(body: JSON) -> CancelItem:
-    """Return a cancel item, as `/v5/order/cancel` reads its body (10001 when malformed)."""
-    order_id, link = params.text(body, "orderId"), params.text(body, "orderLinkId")
-    if not order_id and not link:
-        raise params.params_error("params error: orderId or orderLinkId is required")
-    return CancelItem(Category(body["category"]), params.text(body, "symbol", required=True), order_id, link)
-
-
-def _place(engine: MatchingEngine, uid: int, request: OrderRequest) -> OrderAck:
-    return engine.place_order(uid, request)
-
-
-def _amend(engine: MatchingEngine, uid: int, request: AmendRequest) -> OrderAck:
-    return engine.amend_order(uid, request)
-
-
-def _cancel(engine: MatchingEngine, uid: int, item: CancelItem) -> OrderAck:
-    return engine.cancel_order(
-        uid, item.category, item.symbol, order_id=item.order_id, order_link_id=item.order_link_id
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    """An item as sent (for its reply row) and what decoding it gave: a request, or a refusal."""
+class _Sent:
+    """An item as sent (for its reply row) and what decoding it gave: a command, or a refusal."""
 
     symbol: str
     order_link_id: str
-    request: Any = None
+    command: Item | None = None
     code: int = 0
     message: str = OK_MSG
 
 
-def _sent(body: JSON, name: str) -> str:
+def _text(body: JSON, name: str) -> str:
     value = body.get(name)
     return value if isinstance(value, str) else ""
 
 
-def _decode_items(bodies: Sequence[JSON], decode: Callable[[JSON], Any]) -> list[_Item]:
-    items: list[_Item] = []
+def _decode_items(bodies: Sequence[JSON], decode: Callable[[JSON], Item]) -> list[_Sent]:
+    items: list[_Sent] = []
     for body in bodies:
-        symbol, link = _sent(body, "symbol"), _sent(body, "orderLinkId")
+        symbol, link = _text(body, "symbol"), _text(body, "orderLinkId")
         try:
-            items.append(_Item(symbol, link, decode(body)))
+            items.append(_Sent(symbol, link, decode(body)))
         except BybitAPIError as e:
-            items.append(_Item(symbol, link, None, e.ret_code or RetCode.PARAMS_ERROR, e.ret_msg))
-        except (
-            KeyError,
-            ValueError,
-            TypeError,
-            ArithmeticError,
-        ):  # a decoder let it through: still bad input
-            items.append(_Item(symbol, link, None, RetCode.PARAMS_ERROR, GENERIC_PARAMS_MSG))
+            items.append(_Sent(symbol, link, None, e.ret_code or RetCode.PARAMS_ERROR, e.ret_msg))
+        except (KeyError, ValueError, TypeError, ArithmeticError):  # a decoder let it through: bad input
+            items.append(_Sent(symbol, link, None, RetCode.PARAMS_ERROR, GENERIC_PARAMS_MSG))
     return items
+
+
+def _merge(category: Category, sent: Sequence[_Sent], outcomes: Sequence[JSON]) -> list[BatchItemResult]:
+    """Return the reply's items: the engine's outcomes in the places of the items it ran."""
+    ran = iter(outcomes)
+    results: list[BatchItemResult] = []
+    for item in sent:
+        if item.command is None:
+            results.append(
+                BatchItemResult(category, item.symbol, "", item.order_link_id, item.code, item.message)
+            )
+            continue
+        out = next(ran)
+        results.append(
+            BatchItemResult(
+                category,
+                item.symbol,
+                str(out["orderId"]),
+                str(out["orderLinkId"]),
+                int(out["code"]),
+                str(out["msg"]),
+                out.get("createAt"),
+            )
+        )
+    return results
 
 
 class BatchRoutes(AccountRoutes):
     """Handlers of the three batch endpoints."""
 
     async def create_batch(self, request: Request) -> Response:
-        return await self._batch(
-            request, endpoints.ORDER_CREATE_BATCH, decode_order_request, _place, creates=True
-        )
+        return await self._batch(request, endpoints.ORDER_CREATE_BATCH, place_command, creates=True)
 
     async def amend_batch(self, request: Request) -> Response:
-        return await self._batch(
-            request, endpoints.ORDER_AMEND_BATCH, decode_amend_request, _amend, creates=False
-        )
+        return await self._batch(request, endpoints.ORDER_AMEND_BATCH, amend_command, creates=False)
 
     async def cancel_batch(self, request: Request) -> Response:
-        return await self._batch(
-            request, endpoints.ORDER_CANCEL_BATCH, decode_cancel_item, _cancel, creates=False
-        )
+        return await self._batch(request, endpoints.ORDER_CANCEL_BATCH, cancel_command, creates=False)
 
     async def _batch(
         self,
         request: Request,
         endpoint: endpoints.Endpoint,
-        decode: Callable[[JSON], Any],
-        act: Callable[[MatchingEngine, int, Any], OrderAck],
+        decode: Callable[[JSON], Item],
         *,
         creates: bool,
     ) -> Response:
-        def decode_request(payload: str) -> tuple[Category, list[_Item]]:
+        def decode_request(payload: str) -> tuple[Category, list[_Sent]]:
             category, bodies = decode_batch(params.decode_body(payload.encode()), _TRADED)
             return category, _decode_items(bodies, decode)
 
         admitted = await self._admitted(request, decode_request)
         if isinstance(admitted, Response):
             return admitted
-        now_ms, uid, (category, items) = admitted
-        decisions = [self.state.check_uid_limit(str(uid), endpoint.group, category) for _ in items]
+        now_ms, uid, (category, sent) = admitted
+        decisions = [self.state.check_uid_limit(str(uid), endpoint.group, category) for _ in sent]
         if not any(d.allowed for d in decisions):
             return rate_limited(decisions[-1], now_ms)
-        items = [
+        headers = decisions[-1].header_dict()
+        sent = [
             item
-            if decision.allowed or item.code
-            else _Item(item.symbol, item.order_link_id, None, RetCode.RATE_LIMIT, RATE_LIMIT_MSG)
-            for item, decision in zip(items, decisions, strict=True)
+            if decision.allowed or item.command is None
+            else _Sent(item.symbol, item.order_link_id, None, RetCode.RATE_LIMIT, RATE_LIMIT_MSG)
+            for item, decision in zip(sent, decisions, strict=True)
         ]
-        touch = sorted({(category, i.symbol) for i in items if i.request is not None})
-
-        def work(engine: MatchingEngine) -> list[BatchItemResult]:
-            return [self._one(engine, uid, category, item, act, creates) for item in items]
-
-        results = await self._on_desk(work, touch)
-        result, ext = encode_batch_reply(results, creates=creates)
-        body = encode_envelope(result, now_ms, ret_ext_info=ext)
-        return json_response(body, headers=decisions[-1].header_dict())
-
-    @staticmethod
-    def _one(
-        engine: MatchingEngine,
-        uid: int,
-        category: Category,
-        item: _Item,
-        act: Callable[[MatchingEngine, int, Any], OrderAck],
-        creates: bool,
-    ) -> BatchItemResult:
-        """Run one decoded item (or report its refusal) as its single endpoint would."""
-        if item.request is None:
-            return BatchItemResult(
-                category, item.symbol, "", item.order_link_id, item.code, item.message, None
-            )
+        commands = tuple(i.command for i in sent if i.command is not None)
+        outcomes: list[JSON] = []
         try:
-            ack = act(engine, uid, item.request)
-        except BybitAPIError as e:
-            code = e.ret_code or RetCode.PARAMS_ERROR
-            return BatchItemResult(category, item.symbol, "", item.order_link_id, code, e.ret_msg, None)
-        created = engine.now_ms if creates else None
-        return BatchItemResult(category, item.symbol, ack.order_id, ack.order_link_id, 0, OK_MSG, created)
+            if commands:
+                touch = sorted({(category, i.symbol) for i in sent if i.command is not None})
+                result, lsn = await run_in_threadpool(self.desk.execute, uid, BatchOrders(commands), touch)
+                outcomes = result["items"]
+                await self.desk.durable(lsn)
+            else:
+                await self.desk.durable()
+        except BybitAPIError as e:  # the journal failed: nothing can be promised
+            return error(e.ret_code or RetCode.SERVER_ERROR, e.ret_msg, now_ms, headers=headers)
+        result, ext = encode_batch_reply(_merge(category, sent, outcomes), creates=creates)
+        return json_response(encode_envelope(result, now_ms, ret_ext_info=ext), headers=headers)
 
 
 def routes(state: SimState) -> Sequence[BaseRoute]:

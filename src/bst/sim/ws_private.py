@@ -34,6 +34,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from bst.bybit import endpoints
 from bst.bybit.codec.ws_private import (
     FAST_EXECUTION_TOPIC,
     PrivateItem,
@@ -60,7 +61,7 @@ from bst.sim.ws_hub import (
     topic_args,
 )
 
-WS_PATH = "/v5/private"
+WS_PATH = endpoints.PRIVATE_WS_PATH
 ADMIN_PATH = "/sim/ws/private"
 POLL_S = 0.05
 ALL_IN_ONE = ("order", "execution", "position", "wallet", FAST_EXECUTION_TOPIC)

@@ -65,7 +65,15 @@ from bst.domain.errors import (
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category
 from bst.domain.order_rules import prepare_order
-from bst.domain.orders import AmendRequest, Order, OrderAck, OrderRequest, OrderStatus
+from bst.domain.orders import (
+    AmendRequest,
+    Order,
+    OrderAck,
+    OrderFilter,
+    OrderRequest,
+    OrderStatus,
+    order_filter_of,
+)
 from bst.domain.ports import OrderGateway
 from bst.trading.order_tracker import LocalPhase, OrderTracker, TrackedOrder
 
@@ -320,16 +328,38 @@ class ExecutionPolicy:
         )
 
     async def cancel(
-        self, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
+        self,
+        category: Category,
+        symbol: str,
+        *,
+        order_id: str = "",
+        order_link_id: str = "",
+        order_filter: OrderFilter | None = None,
     ) -> OrderOutcome:
-        """Cancel one order; a lost reply, or a refusal as not found, is resolved by a lookup."""
+        """Cancel one order; a lost reply, or a refusal as not found, is resolved by a lookup.
+
+        A spot conditional or TP/SL order is found only under its `order_filter`; when it is not
+        given, the filter of an order the tracker follows is used.
+        """
         _require_id(order_id, order_link_id, "cancel")
         target = _Target(category, symbol, order_link_id, order_id)
+        if order_filter is None and category is Category.SPOT:
+            order_filter = self._filter_of(order_link_id)
 
         def send() -> Awaitable[OrderAck]:
-            return self.gateway.cancel_order(category, symbol, order_id=order_id, order_link_id=order_link_id)
+            return self.gateway.cancel_order(
+                category, symbol, order_id=order_id, order_link_id=order_link_id, order_filter=order_filter
+            )
 
         return await self._modify("cancel", target, send, lambda o: o.status in CANCELLED_STATUSES)
+
+    def _filter_of(self, order_link_id: str) -> OrderFilter | None:
+        tracked = self.tracker.get(order_link_id) if order_link_id else None
+        if tracked is None:
+            return None
+        if tracked.order is not None:
+            return order_filter_of(tracked.order.stop_order_type)
+        return tracked.request.order_filter
 
     async def _modify(
         self,

@@ -16,10 +16,12 @@ from bst.domain.clock import ManualClock
 from bst.domain.market import Category, Side, Trade
 from bst.domain.orders import OrderRequest, OrderType, TimeInForce
 from bst.engine import EngineConfig, MatchingEngine
+from bst.sim.columns import PriceKind
 from bst.sim.desk_feed import BOOK_DEPTH, BOOK_REFRESH_MS, CATCH_UP_LIMIT_MS, sync_sources
 from bst.sim.generator import MarketGenerator
 from bst.sim.state import SimConfig, SimState
 from bst.sim.tickers import FUNDING_PERIOD_MS, funding_rate
+from bst.sim.trading_commands import PlaceOrder
 from bst.sim.trading_desk import ApiAccount, TradingConfig, TradingDesk, spec_for
 
 D = Decimal
@@ -83,7 +85,8 @@ class ReferenceFeed:
         if category is not L:
             return
         mark = self.gen.mark_price(symbol, at_ms, category=category)
-        self.engine.on_mark_price(symbol, mark, at_ms, category=category)
+        index = self.gen.mark_price(symbol, at_ms, category=category, kind=PriceKind.INDEX)
+        self.engine.on_mark_price(symbol, mark, at_ms, index_price=index, category=category)
         rate = funding_rate(self.gen.seed, self.gen.path(category, symbol).spec.key, at_ms)
         self.engine.on_funding_rate(symbol, rate, at_ms)
 
@@ -101,7 +104,7 @@ def _desk(clock: ManualClock) -> TradingDesk:
 
 
 def _place(desk: TradingDesk, uid: int, request: OrderRequest, touched: list[Key]) -> None:
-    desk.call(lambda engine: engine.place_order(uid, request), touched)
+    desk.execute(uid, PlaceOrder(request), touched)
 
 
 def _requests(gen: MarketGenerator) -> list[OrderRequest]:

@@ -31,6 +31,7 @@ from bst.domain.orders import (
     Execution,
     Order,
     OrderAck,
+    OrderFilter,
     OrderRequest,
     OrderStatus,
     TimeInForce,
@@ -141,7 +142,13 @@ class ScriptedVenue:
         return OrderAck(order.order_id, order.order_link_id)
 
     async def cancel_order(
-        self, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
+        self,
+        category: Category,
+        symbol: str,
+        *,
+        order_id: str = "",
+        order_link_id: str = "",
+        order_filter: OrderFilter | None = None,
     ) -> OrderAck:
         step = await self._next("cancel")
         if isinstance(step, Lose) and not step.applied:

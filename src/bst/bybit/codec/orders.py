@@ -14,10 +14,13 @@ from bst.domain.orders import (
     MarketUnit,
     Order,
     OrderAck,
+    OrderFilter,
     OrderRequest,
     OrderStatus,
     OrderType,
     TimeInForce,
+    TriggerBy,
+    TriggerDirection,
 )
 
 JSON = dict[str, Any]
@@ -53,6 +56,14 @@ def encode_order_request(req: OrderRequest) -> JSON:
         body["takeProfit"] = num(req.take_profit)
     if req.stop_loss is not None:
         body["stopLoss"] = num(req.stop_loss)
+    if req.trigger_price is not None:
+        body["triggerPrice"] = num(req.trigger_price)
+    if req.trigger_direction is not None:
+        body["triggerDirection"] = req.trigger_direction.value
+    if req.trigger_by is not None:
+        body["triggerBy"] = req.trigger_by.value
+    if req.order_filter is not None:
+        body["orderFilter"] = req.order_filter.value
     return body
 
 
@@ -74,6 +85,12 @@ def check_numbers(body: JSON, names: tuple[str, ...] = ORDER_NUMBER_FIELDS) -> N
         params.optional_decimal(body.get(name), name)
 
 
+def _trigger_direction(body: JSON) -> TriggerDirection | None:
+    """Return a request's `triggerDirection`: 1 rise, 2 fall, None when absent or 0 (Bybit's none)."""
+    value = params.optional_integer(body.get("triggerDirection"), "triggerDirection", 0, low=0, high=2)
+    return TriggerDirection(value) if value else None
+
+
 def decode_order_request(body: JSON) -> OrderRequest:
     """Return the OrderRequest of a `/v5/order/create` body; raise 10001 (`params`) when malformed."""
     check_numbers(body)
@@ -93,6 +110,10 @@ def decode_order_request(body: JSON) -> OrderRequest:
         market_unit=params.choice(body, "marketUnit", MarketUnit),
         take_profit=params.optional_decimal(body.get("takeProfit"), "takeProfit", zero_is_none=True),
         stop_loss=params.optional_decimal(body.get("stopLoss"), "stopLoss", zero_is_none=True),
+        trigger_price=params.optional_decimal(body.get("triggerPrice"), "triggerPrice", zero_is_none=True),
+        trigger_direction=_trigger_direction(body),
+        trigger_by=params.choice(body, "triggerBy", TriggerBy),
+        order_filter=params.choice(body, "orderFilter", OrderFilter),
     )
 
 
@@ -108,9 +129,12 @@ def encode_amend_request(req: AmendRequest) -> JSON:
         ("price", req.price),
         ("takeProfit", req.take_profit),
         ("stopLoss", req.stop_loss),
+        ("triggerPrice", req.trigger_price),
     ):
         if value is not None:
             body[key] = num(value)
+    if req.trigger_by is not None:
+        body["triggerBy"] = req.trigger_by.value
     return body
 
 
@@ -126,6 +150,8 @@ def decode_amend_request(body: JSON) -> AmendRequest:
         price=params.optional_decimal(body.get("price"), "price"),
         take_profit=params.optional_decimal(body.get("takeProfit"), "takeProfit"),
         stop_loss=params.optional_decimal(body.get("stopLoss"), "stopLoss"),
+        trigger_price=params.optional_decimal(body.get("triggerPrice"), "triggerPrice", zero_is_none=True),
+        trigger_by=params.choice(body, "triggerBy", TriggerBy),
     )
 
 
@@ -155,6 +181,17 @@ def _stop_order_type(item: JSON) -> str:
     # Bybit prints "" or "UNKNOWN" for plain orders; both mean none.
     value = str(item.get("stopOrderType") or "")
     return "" if value == "UNKNOWN" else value
+
+
+def _read_trigger_direction(item: JSON) -> TriggerDirection | None:
+    # Replies are read leniently: Bybit prints 0 for none (and 1 on some plain orders).
+    raw = str(item.get("triggerDirection") or "0")
+    return TriggerDirection(int(raw)) if raw in ("1", "2") else None
+
+
+def _read_trigger_by(item: JSON) -> TriggerBy | None:
+    raw = item.get("triggerBy")
+    return next((m for m in TriggerBy if m.value == raw), None)
 
 
 def parse_order(item: JSON, category: Category | None = None) -> Order:
@@ -194,6 +231,8 @@ def parse_order(item: JSON, category: Category | None = None) -> Order:
         trigger_price=opt_dec(item.get("triggerPrice"), zero_is_none=True),
         last_price_on_created=opt_dec(item.get("lastPriceOnCreated")),
         closed_pnl=dec(item.get("closedPnl")),
+        trigger_direction=_read_trigger_direction(item),
+        trigger_by=_read_trigger_by(item),
     )
 
 
@@ -224,7 +263,8 @@ def encode_order(order: Order, *, ws: bool = False) -> JSON:
         "stopOrderType": order.stop_order_type,
         "orderIv": "",
         "marketUnit": order.market_unit.value if order.market_unit else "",
-        "triggerPrice": text(order.trigger_price, empty="0"),
+        # Bybit prints no trigger as "" on derivatives orders and as zero on spot ones
+        "triggerPrice": text(order.trigger_price, empty="0" if order.category is Category.SPOT else ""),
         "takeProfit": text(order.take_profit, empty="0"),
         "stopLoss": text(order.stop_loss, empty="0"),
         "tpslMode": "",
@@ -233,8 +273,8 @@ def encode_order(order: Order, *, ws: bool = False) -> JSON:
         "slLimitPrice": "0",
         "tpTriggerBy": "",
         "slTriggerBy": "",
-        "triggerDirection": 0,
-        "triggerBy": "",
+        "triggerDirection": order.trigger_direction.value if order.trigger_direction else 0,
+        "triggerBy": order.trigger_by.value if order.trigger_by else "",
         "lastPriceOnCreated": text(order.last_price_on_created),
         "basePrice": "",
         "reduceOnly": order.reduce_only,

@@ -19,6 +19,7 @@ from bst.bybit.codec.market import parse_ticker
 from bst.domain.errors import ConfigError
 from bst.domain.events import BookUpdate, KlineUpdate, LiveBar, MarketEvent, TickerUpdate, TradesUpdate
 from bst.domain.market import Bar, Category, Interval, Side, Trade
+from bst.domain.ports import MarketChannel, MarketSubscription
 
 JSON = dict[str, Any]
 
@@ -91,6 +92,32 @@ def kline_topic(interval: Interval, symbol: str) -> str:
 def ticker_topic(symbol: str) -> str:
     """Return `tickers.{symbol}`."""
     return f"tickers.{symbol}"
+
+
+def subscription_topic(subscription: MarketSubscription) -> str:
+    """Return the public topic of a venue-neutral subscription, e.g. `orderbook.50.BTCUSDT`.
+
+    Funding comes with the ticker (the same topic). Raise ConfigError for what Bybit does not
+    publish: bars without an interval, a book depth the category does not offer, a lower-case
+    symbol, funding of a spot pair.
+    """
+    channel, symbol = subscription.channel, subscription.symbol
+    if channel is MarketChannel.BOOK:
+        topic = orderbook_topic(subscription.depth, symbol)
+    elif channel is MarketChannel.TRADES:
+        topic = trade_topic(symbol)
+    elif channel is MarketChannel.BARS:
+        if subscription.interval is None:
+            raise ConfigError(f"a bars subscription of {symbol} needs an interval, e.g. Interval.M1")
+        topic = kline_topic(subscription.interval, symbol)
+    else:  # the ticker, and funding: Bybit publishes the rate and next settlement in the ticker only
+        if channel is MarketChannel.FUNDING and subscription.category is Category.SPOT:
+            raise ConfigError(f"spot {symbol} pays no funding; subscribe to a linear or inverse contract")
+        topic = ticker_topic(symbol)
+    reason = check_topic(topic, subscription.category)
+    if reason is not None:
+        raise ConfigError(f"cannot subscribe to {topic} on {subscription.category.value}: {reason}")
+    return topic
 
 
 def parse_topic(topic: str) -> Topic:
