@@ -17,6 +17,7 @@ from bst.domain.ledger import ClosedPnl, Transaction, TransactionType
 from bst.domain.market import Category
 from bst.domain.market_stats import DEFAULT_RISK_ID, DEFAULT_RISK_LIMIT_VALUE, RiskLimitTier
 from bst.engine.config import SymbolSpec
+from bst.engine.ledger import with_averages
 from bst.engine.venue import fail
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class AccountViews:
     ) -> list[ClosedPnl]:
         """Return the account's closed-PnL records (linear), newest close first, by update time."""
         records = [
-            r
+            with_averages(r)
             for r in reversed(self._account(uid).books.closed)
             if (symbol is None or r.symbol == symbol)
             and (start_ms is None or r.updated_time_ms >= start_ms)

@@ -5,9 +5,10 @@ Feed it market data (`apply(event)` with the domain's market events, e.g. throug
 `on_funding_rate` are shorthands over the same handlers) and time (`advance_time`); send it
 requests (`place_order`, `amend_order`, `cancel_order`, `cancel_all`, `set_leverage`,
 `set_trading_stop`); read state back (`get_order`, `open_orders`, `closed_orders`, `executions`,
-`positions`, `wallet`, `fee_rates`) and drain the event outbox (`drain_events`). Refused requests
-raise the same `BybitAPIError` subclasses the live client raises, carrying Bybit's retCode, so
-callers handle both venues alike.
+`positions`, `wallet`, `fee_rates`; the books and settings of `bst.engine.account_views`:
+`closed_pnl`, `transaction_log`, `account_info`, `risk_limits`) and drain the event outbox
+(`drain_events`). Refused requests raise the same `BybitAPIError` subclasses the live client
+raises, carrying Bybit's retCode, so callers handle both venues alike.
 
 Time only moves forward: every input carries its timestamp and first advances the engine's clock,
 which processes due latency arrivals and funding settlements (00/08/16 UTC for 8 h symbols) in

@@ -17,7 +17,6 @@ open positions equals the fills' realised PnL minus all their fees, exactly.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -65,6 +64,15 @@ class AccountBooks:
         """Return a fresh transaction id, `{uid}_{symbol or coin}_{n}`."""
         self.row_count += 1
         return f"{uid}_{label}_{self.row_count}"
+
+
+def with_averages(record: ClosedPnl) -> ClosedPnl:
+    """Return a stored record with its average entry and exit prices (8 places, as positions show)."""
+    size = record.closed_size
+    return record._replace(
+        avg_entry_price=average_price(record.cum_entry_value, size),
+        avg_exit_price=average_price(record.cum_exit_value, size),
+    )
 
 
 def record_fill(
@@ -231,25 +239,25 @@ def _fill_row(
     """Append the row of an execution (a fill or a funding settlement): change = flow + funding - fee."""
     books.transactions.append(
         Transaction(
-            transaction_id=books.next_id(uid, label),
-            category=execution.category,
-            symbol=execution.symbol,
-            side=execution.side,
-            transaction_time_ms=execution.exec_time_ms,
-            type=kind,
-            currency=currency,
-            qty=execution.exec_qty,
-            size=size,
-            trade_price=execution.exec_price,
-            funding=funding,
-            fee=fee,
-            fee_rate=execution.fee_rate,
-            cash_flow=cash_flow,
-            change=cash_flow + (funding or _ZERO) - fee,
-            cash_balance=balance,
-            trade_id=execution.exec_id,
-            order_id=execution.order_id,
-            order_link_id=execution.order_link_id,
+            books.next_id(uid, label),
+            execution.category,
+            execution.symbol,
+            execution.side,
+            execution.exec_time_ms,
+            kind,
+            currency,
+            execution.exec_qty,
+            size,
+            execution.exec_price,
+            funding,
+            fee,
+            execution.fee_rate,
+            cash_flow,
+            cash_flow + (funding or _ZERO) - fee,
+            balance,
+            execution.exec_id,
+            execution.order_id,
+            execution.order_link_id,
         )
     )
 
@@ -281,9 +289,9 @@ def _grow_record(
                 exec_type=execution.exec_type,
                 closed_size=closed,
                 cum_entry_value=entry_value,
-                avg_entry_price=average_price(entry_value, closed),
+                avg_entry_price=_ZERO,  # averages are derived when read (`with_averages`)
                 cum_exit_value=exit_value,
-                avg_exit_price=average_price(exit_value, closed),
+                avg_exit_price=_ZERO,
                 closed_pnl=pnl - open_fee - close_fee,
                 open_fee=open_fee,
                 close_fee=close_fee,
@@ -297,14 +305,11 @@ def _grow_record(
     old = books.closed[index]
     size = old.closed_size + closed
     entry, exit_ = old.cum_entry_value + entry_value, old.cum_exit_value + exit_value
-    books.closed[index] = replace(
-        old,
+    books.closed[index] = old._replace(
         qty=execution.order_qty,
         closed_size=size,
         cum_entry_value=entry,
-        avg_entry_price=average_price(entry, size),
         cum_exit_value=exit_,
-        avg_exit_price=average_price(exit_, size),
         closed_pnl=old.closed_pnl + pnl - open_fee - close_fee,
         open_fee=old.open_fee + open_fee,
         close_fee=old.close_fee + close_fee,
@@ -323,4 +328,5 @@ __all__ = [
     "record_fill",
     "record_funding",
     "record_transfer",
+    "with_averages",
 ]

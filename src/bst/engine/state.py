@@ -170,10 +170,14 @@ def _symbol_from_state(data: dict[str, Any]) -> SymbolState:
     return sym
 
 
+def _encode_row(fields: dict[str, Any]) -> dict[str, Any]:
+    return {name: _encode_value(value) for name, value in fields.items()}
+
+
 def _books_to_state(books: AccountBooks) -> dict[str, Any]:
     return {
-        "transactions": [encode(t) for t in books.transactions],
-        "closed": [encode(c) for c in books.closed],
+        "transactions": [_encode_row(t._asdict()) for t in books.transactions],
+        "closed": [_encode_row(c._asdict()) for c in books.closed],
         "closing": dict(books.closing),
         "open_fees": {symbol: str(fee) for symbol, fee in books.open_fees.items()},
         "opened_ms": books.opened_ms,
