@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,32 @@ import pytest
 from bst.backtest.api import run
 from bst.backtest.runs import load_run
 from bst.cli import common, main
+from bst.data.funding import FundingStore
+from bst.domain.market import Category, Interval
+from bst.domain.orders import ExecType
+from bst.trading.context import Context
+from bst.trading.market_view import ConfirmedBar, DataNeeds
+from bst.trading.params import Params
+from bst.trading.strategy import Strategy
+
+D = Decimal
+
+
+@dataclass(frozen=True)
+class HoldParams(Params):
+    """No parameters."""
+
+
+class Hold(Strategy[HoldParams]):
+    """Buy 0.1 on the first hourly bar and hold it."""
+
+    def needs(self) -> DataNeeds:
+        return DataNeeds(bars=(Interval.H1,))
+
+    def on_bar(self, ctx: Context, bar: ConfirmedBar) -> None:
+        if ctx.position_size() == 0 and not ctx.orders():
+            ctx.buy(D("0.1"))
+
 
 SINCE, UNTIL = "2024-04-01", "2024-05-01"
 
@@ -129,3 +156,46 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith(message), lines[0]
+
+
+def test_download_funding_then_a_backtest_pays_it_at_each_stored_settlement(sim: Any, tmp_path: Path) -> None:
+    env = _env(sim, tmp_path)
+    args = (
+        "download",
+        "BTCUSDT",
+        "-i",
+        "60",
+        "--since",
+        "2024-04-01",
+        "--until",
+        "2024-04-11",
+        "--funding",
+        "--json",
+    )
+    downloaded = _bst(env, *args)
+    assert downloaded.returncode == 0, downloaded.stderr[-2000:]
+    assert json.loads(downloaded.stdout)["funding_written"] == {"BTCUSDT": 31}  # 10 days x 3, and 04-11 00:00
+    stored = FundingStore(tmp_path / "data").read(Category.LINEAR, "BTCUSDT")
+    start = 1_711_929_600_000  # 2024-04-01 00:00 UTC
+    assert [t for t, _ in stored] == [start + i * 8 * 3_600_000 for i in range(31)]
+    assert again_is_nothing_new(env, args)
+
+    result = run(
+        Hold(), "BTCUSDT", interval="60", since="2024-04-01", until="2024-04-11", data_dir=tmp_path / "data"
+    )
+    assert result.ledger is not None
+    paid = [e for e in result.ledger.executions if e.exec_type is ExecType.FUNDING]
+    rates = dict(stored)
+    assert len(paid) == 29  # every settlement while the position was open (from 01:00 on the 1st to the end)
+    for execution in paid:
+        assert execution.fee_rate == rates[execution.exec_time_ms]
+        assert execution.exec_fee == D("0.1") * execution.exec_price * rates[execution.exec_time_ms]
+    (trade,) = result.ledger.trades
+    assert trade.funding == sum((e.exec_fee for e in paid), D(0))
+    assert result.info.metrics["funding"] == format(trade.funding.normalize(), "f")
+
+
+def again_is_nothing_new(env: dict[str, str], args: tuple[str, ...]) -> bool:
+    """Return whether downloading the same range again stores no new settlement."""
+    done = _bst(env, *args)
+    return done.returncode == 0 and json.loads(done.stdout)["funding_written"] == {"BTCUSDT": 0}

@@ -9,7 +9,7 @@ reaches the caller through a `DownloadObserver`; nothing here prints.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -19,6 +19,7 @@ from bst.app.inputs import parse_intervals, parse_symbols, parse_time
 from bst.app.stores import kline_cache, kline_store, persisting_database
 from bst.app.venues import BybitRestClient, rest_client
 from bst.data.download import DownloadProgress, DownloadReport, DownloadRequest, download_many
+from bst.data.funding import FundingStore, download_funding
 from bst.data.manifest import SeriesKey
 from bst.domain.errors import ConfigError
 from bst.domain.market import MARKET_DATA_CATEGORIES, Category, Interval
@@ -40,6 +41,8 @@ __all__ = [
 
 LISTING = "listing"
 """The --since value meaning "from each symbol's listing"."""
+FUNDED_CATEGORIES = (Category.LINEAR, Category.INVERSE)
+"""The categories with funding (perpetual contracts)."""
 
 
 def iso_day(ts_ms: int) -> str:
@@ -68,6 +71,8 @@ class DownloadJob:
     use_sql: bool = True
     use_cache: bool = True
     data_dir: Path | None = None
+    funding: bool = False
+    """Also store each symbol's funding-rate history over the same range (perpetuals only)."""
 
 
 def parse_download(
@@ -82,9 +87,14 @@ def parse_download(
     use_sql: bool = True,
     use_cache: bool = True,
     data_dir: Path | None = None,
+    funding: bool = False,
 ) -> DownloadJob:
     """Return the download typed in, or raise ConfigError naming the first bad argument."""
     cat = Category.parse(category, MARKET_DATA_CATEGORIES)
+    if funding and cat not in FUNDED_CATEGORIES:
+        raise ConfigError(
+            f"--funding: {cat.value} has no funding; it exists for linear and inverse contracts"
+        )
     wanted_intervals = parse_intervals(intervals)
     wanted_symbols = parse_symbols(symbols)
     until_ms = parse_time(until, "--until") if until is not None else None
@@ -106,6 +116,7 @@ def parse_download(
         use_sql,
         use_cache,
         data_dir,
+        funding,
     )
 
 
@@ -126,6 +137,8 @@ class DownloadOutcome:
     reports: list[DownloadReport]
     store_root: Path
     concurrency: int
+    funding: dict[str, int] = field(default_factory=dict)
+    """With `--funding`: the new funding settlements stored, per symbol."""
 
     @property
     def failed(self) -> list[DownloadReport]:
@@ -197,9 +210,24 @@ async def run_download(
                 refresh=job.refresh,
                 progress=observer.progressed if observer is not None else None,
             )
+            funding = await _download_funding(client, job, store.data_dir, requests) if job.funding else {}
     finally:
         if database is not None:
             await database.close()
         if cache is not None:
             await cache.close()
-    return DownloadOutcome(reports, store.root, concurrency)
+    return DownloadOutcome(reports, store.root, concurrency, funding)
+
+
+async def _download_funding(
+    client: BybitRestClient, job: DownloadJob, root: Path, requests: Sequence[DownloadRequest]
+) -> dict[str, int]:
+    """Store each symbol's funding settlements over the range its candles were asked for."""
+    store = FundingStore(root)
+    stored: dict[str, int] = {}
+    for symbol in job.symbols:
+        spans = [(r.start_ms, r.end_ms) for r in requests if r.symbol == symbol]
+        if spans:
+            start, end = min(s for s, _ in spans), max(e for _, e in spans)
+            stored[symbol] = await download_funding(client, store, job.category, symbol, start, end)
+    return stored

@@ -130,6 +130,7 @@ def _summary_json(outcome: DownloadOutcome) -> dict[str, object]:
         "store": str(outcome.store_root),
         "concurrency": outcome.concurrency,
         "bars_written": outcome.bars_written,
+        "funding_written": outcome.funding,
         "series": [
             {
                 "category": r.key.category.value,
@@ -163,6 +164,9 @@ def download(
     ),
     no_sql: bool = typer.Option(False, "--no-sql", help="skip SQL persistence for this run"),
     no_cache: bool = typer.Option(False, "--no-cache", help="do not warm the kline cache"),
+    funding: bool = typer.Option(
+        False, "--funding", help="also store the funding-rate history (perpetuals), for backtests"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
     data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
@@ -179,6 +183,7 @@ def download(
         use_sql=not no_sql,
         use_cache=not no_cache,
         data_dir=data_dir,
+        funding=funding,
     )
     bars = ProgressBars(enabled=common.console.is_terminal and not as_json)
 
@@ -210,6 +215,8 @@ def download(
         common.console.print(
             f"done: {outcome.bars_written:,} new bars in {outcome.store_root}", soft_wrap=True
         )
+        for symbol, count in outcome.funding.items():
+            common.console.print(f"funding: {count:,} new settlements of {symbol} stored", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
