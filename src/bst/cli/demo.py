@@ -97,6 +97,7 @@ def main() -> int:
         expect("download BTCUSDT --since 2024-02-01 --until 2024-01-01", ok=False)
 
         _rule("5. A backtest on the downloaded candles: the SMA cross, filled at the next bar's open")
+        expect(f"download BTCUSDT -i 60 --since {since} --funding")  # candles stored: funding only
         expect(f"backtest sma_cross BTCUSDT -i 60 --since {since} --size 0.01")
         expect("backtest list")
     finally:
