@@ -106,7 +106,7 @@ PRICE = st.integers(9_000, 11_000).map(lambda n: D(n) / 100)
 FEE = st.integers(0, 300).map(lambda n: D(n) / 1000)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.lists(st.tuples(st.booleans(), QTY, PRICE, FEE, st.booleans()), min_size=1, max_size=30))
 def test_the_trades_and_what_is_still_open_account_for_every_fill_exactly(
     steps: list[tuple[bool, Decimal, Decimal, Decimal, bool]],

@@ -247,7 +247,7 @@ def _bars(draw: st.DrawFn) -> list[tuple[Decimal, Decimal, Decimal, Decimal]]:
     return out
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     _bars(), st.booleans(), st.sampled_from(list(BarFill)), st.integers(0, 20).map(lambda n: D(n) / 10_000)
 )
