@@ -313,7 +313,8 @@ class StrategyRuntime:
     ) -> None:
         """Run live: start the account feed, subscribe, then handle events and timers until `stop`.
 
-        Also ends when the market feed ends; a feed's error ends the run with that error. Calls
+        Also ends when the market feed ends (after the events already received); a feed's error
+        ends the run with that error. Calls
         `on_start` first (unless started) and `on_stop` last, sending what each queued. Events are
         handled one at a time, in arrival order; a timer fires when the clock reaches it. The caller
         closes the feeds.
@@ -332,18 +333,26 @@ class StrategyRuntime:
             if not self._started:
                 self.start(clock.now_ms())
             await self.flush()
+            closing = False  # the market feed ended: handle what is already queued, then stop
             while stop is None or not stop.is_set():
+                if closing:
+                    await asyncio.sleep(0)  # let the feeds hand over what they already hold
+                    if inbox.empty():
+                        break
                 due = self._timers.next_due_ms()
                 if alarm is not None and alarm[0] != due:
                     alarm[1].cancel()
                     alarm = None
-                if alarm is None and due is not None:
+                if alarm is None and due is not None and not closing:
                     alarm = (due, asyncio.create_task(_alarm(clock, due, inbox)))
-                item = await inbox.get()
+                item = inbox.get_nowait() if closing else await inbox.get()
                 if isinstance(item, BaseException):
                     raise item
-                if item is _End.MARKET_CLOSED or item is _End.STOP:
+                if item is _End.STOP:
                     break
+                if item is _End.MARKET_CLOSED:
+                    closing = True
+                    continue
                 if item is _End.TIMER:
                     if alarm is not None and alarm[1].done():
                         alarm = None
@@ -401,7 +410,9 @@ _Inbox = asyncio.Queue[MarketEvent | AccountEvent | _End | BaseException]
 
 async def _alarm(clock: Clock, due_ms: int, inbox: _Inbox) -> None:
     """Wake the loop when the clock reaches `due_ms`."""
-    await clock.sleep(max(0.0, (due_ms - clock.now_ms()) / 1000))
+    delay_s = (due_ms - clock.now_ms()) / 1000
+    if delay_s > 0:  # a virtual clock wakes sleepers only when moved: never sleep for nothing
+        await clock.sleep(delay_s)
     inbox.put_nowait(_End.TIMER)
 
 

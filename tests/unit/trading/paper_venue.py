@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from bst.domain.account_events import (
@@ -56,7 +56,7 @@ def linear_instrument(symbol: str = "BTCUSDT") -> Instrument:
         min_qty=Decimal("0.001"),
         max_qty=Decimal("1000"),
         max_market_qty=Decimal("100"),
-        min_notional=Decimal("5"),
+        min_notional=Decimal("0.5"),
         min_price=Decimal("0.1"),
         max_price=Decimal("1999999"),
     )
@@ -71,6 +71,8 @@ class PaperVenue:
         self.now_ms = 0
         self.events: list[AccountStateEvent] = []
         self.calls: list[str] = []
+        self.listeners: list[Callable[[AccountStateEvent], None]] = []
+        """Called with every account event as it happens (a live feed's push)."""
         self._sizes: dict[str, tuple[Decimal, Decimal]] = {}
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
@@ -229,7 +231,12 @@ class PaperVenue:
 
     def _push_order(self, order: Order) -> None:
         self.orders[order.order_link_id] = order
-        self.events.append(OrdersEvent((order,), STREAM, self.now_ms, self.now_ms))
+        self._emit(OrdersEvent((order,), STREAM, self.now_ms, self.now_ms))
+
+    def _emit(self, event: AccountStateEvent) -> None:
+        self.events.append(event)
+        for listener in self.listeners:
+            listener(event)
 
     def _fill(self, order: Order, price: Decimal) -> None:
         qty = order.leaves_qty
@@ -263,7 +270,7 @@ class PaperVenue:
             exec_time_ms=self.now_ms,
             seq=seq,
         )
-        self.events.append(ExecutionsEvent((execution,), STREAM, self.now_ms, self.now_ms))
+        self._emit(ExecutionsEvent((execution,), STREAM, self.now_ms, self.now_ms))
         self._push_order(
             dataclasses.replace(
                 order,
@@ -275,7 +282,7 @@ class PaperVenue:
                 updated_time_ms=self.now_ms,
             )
         )
-        self.events.append(PositionsEvent((self._position(order, seq),), STREAM, self.now_ms, self.now_ms))
+        self._emit(PositionsEvent((self._position(order, seq),), STREAM, self.now_ms, self.now_ms))
 
     def _position(self, order: Order, seq: int) -> Position:
         size, entry = self._sizes[order.symbol]

@@ -8,7 +8,7 @@ runtime until nothing more happens.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,12 +17,14 @@ from paper_venue import PaperVenue, linear_instrument
 from bst.domain.clock import ManualClock
 from bst.domain.events import BookUpdate, KlineUpdate, MarketEvent, TradesUpdate
 from bst.domain.market import Bar, Category, Interval
+from bst.domain.orders import Execution, Order
+from bst.domain.portfolio import Position
 from bst.trading.execution import ExecutionPolicy
 from bst.trading.intents import Intent, IntentResult
 from bst.trading.order_tracker import OrderTracker
 from bst.trading.params import Params
 from bst.trading.runtime import RuntimeConfig, StrategyRuntime
-from bst.trading.strategy import Strategy
+from bst.trading.strategy import BookChange, ConfirmedBar, Context, DataNeeds, Strategy, TimerFired
 
 LINEAR = Category.LINEAR
 SYMBOL = "BTCUSDT"
@@ -140,3 +142,61 @@ async def run_strategy(
     await driver.start()
     await driver.feed(events)
     return driver
+
+
+Action = Callable[[Context, object], None]
+
+
+class Script(Strategy[Params]):
+    """A strategy that records every callback as (name, ctx.now_ms, what) and runs `actions[name]`."""
+
+    name = "script"
+
+    def __init__(self, needs: DataNeeds | None = None, **actions: Action) -> None:
+        super().__init__()
+        self._needs = needs or DataNeeds(bars=(Interval.M1,))
+        self.actions = actions
+        self.seen: list[tuple[str, int, object]] = []
+
+    def needs(self) -> DataNeeds:
+        return self._needs
+
+    def _record(self, name: str, ctx: Context, what: object) -> None:
+        self.seen.append((name, ctx.now_ms, what))
+        action = self.actions.get(name)
+        if action is not None:
+            action(ctx, what)
+
+    def on_start(self, ctx: Context) -> None:
+        self._record("on_start", ctx, None)
+
+    def on_bar(self, ctx: Context, bar: ConfirmedBar) -> None:
+        self._record("on_bar", ctx, bar)
+
+    def on_book(self, ctx: Context, book: BookChange) -> None:
+        self._record("on_book", ctx, book)
+
+    def on_trade(self, ctx: Context, trades: TradesUpdate) -> None:
+        self._record("on_trade", ctx, trades)
+
+    def on_order(self, ctx: Context, order: Order) -> None:
+        self._record("on_order", ctx, order)
+
+    def on_fill(self, ctx: Context, fill: Execution) -> None:
+        self._record("on_fill", ctx, fill)
+
+    def on_position(self, ctx: Context, position: Position) -> None:
+        self._record("on_position", ctx, position)
+
+    def on_timer(self, ctx: Context, timer: TimerFired) -> None:
+        self._record("on_timer", ctx, timer)
+
+    def on_intent_failed(self, ctx: Context, result: IntentResult) -> None:
+        self._record("on_intent_failed", ctx, result)
+
+    def on_stop(self, ctx: Context) -> None:
+        self._record("on_stop", ctx, None)
+
+    def names(self) -> list[str]:
+        """Return the callbacks seen, in order."""
+        return [name for name, _, _ in self.seen]
