@@ -12,8 +12,7 @@ the most common step between bars (gaps such as weekends are fine); it must be o
 CSV prices are read as text, so they are exact.
 
 `BarAggregator` builds the coarser bars a strategy asks for (e.g. 60-minute bars from 1-minute
-data) as the finer ones close; `infer_instrument` gives a file's symbol tick and lot steps when no
-exchange instrument exists (a stock, a file from another venue).
+data) as the finer ones close.
 """
 
 from __future__ import annotations
@@ -29,20 +28,17 @@ import pandas as pd
 from bst.data.arrays import KlineArrays
 from bst.domain.errors import ConfigError
 from bst.domain.events import KlineUpdate
-from bst.domain.instrument import Instrument
 from bst.domain.market import Bar, Category, Interval
 
 __all__ = [
     "BarAggregator",
     "CandleSeries",
-    "infer_instrument",
     "infer_interval",
     "read_ohlcv",
 ]
 
 _TIME_COLUMNS = ("open_time", "time", "timestamp", "datetime", "date", "ts")
 _PRICE_COLUMNS = ("open", "high", "low", "close")
-_ZERO = Decimal(0)
 
 
 def _exact(value: float | str) -> Decimal:
@@ -252,44 +248,6 @@ def _epoch_ms(values: pd.Series, path: Path) -> np.ndarray:
     if stamps.isna().any():
         raise ConfigError(f"{path}: a time value is empty or unreadable")
     return (stamps.astype("datetime64[ms, UTC]").astype("int64")).to_numpy()
-
-
-def infer_instrument(series: CandleSeries, settle_coin: str = "USDT") -> Instrument:
-    """Return a generic linear instrument for a symbol without exchange data.
-
-    Tick: the finest price step the file prints (at most 8 decimals); lot: 0.000001; no minimum
-    size or value; leverage up to 100. The run's assumptions say so.
-    """
-    decimals = 0
-    sample = [series.open, series.high, series.low, series.close]
-    for values in sample:
-        for value in values[: min(len(values), 2000)]:
-            exponent = _exact(value).normalize().as_tuple().exponent
-            if isinstance(exponent, int):
-                decimals = max(decimals, -exponent)
-    decimals = min(decimals, 8)
-    tick = Decimal(1).scaleb(-decimals)
-    base = series.symbol.removesuffix(settle_coin) or series.symbol
-    return Instrument(
-        symbol=series.symbol,
-        category=series.category,
-        status="Trading",
-        base_coin=base,
-        quote_coin=settle_coin,
-        settle_coin=settle_coin,
-        tick_size=tick,
-        qty_step=Decimal("0.000001"),
-        min_qty=Decimal("0.000001"),
-        max_qty=Decimal(10**12),
-        max_market_qty=Decimal(10**12),
-        min_notional=_ZERO,
-        min_price=tick,
-        max_price=Decimal(10**12),
-        min_leverage=Decimal(1),
-        max_leverage=Decimal(100),
-        leverage_step=Decimal("0.01"),
-        contract_type="LinearPerpetual",
-    )
 
 
 class BarAggregator:
