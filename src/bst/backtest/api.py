@@ -52,7 +52,7 @@ from bst.strategies import StrategyType, create_strategy, resolve_strategy
 from bst.trading.params import Params
 from bst.trading.strategy import Strategy
 
-__all__ = ["Progress", "run", "run_async"]
+__all__ = ["Progress", "make_strategy", "run", "run_async"]
 
 Progress = Callable[[int, int | None], None]
 """Told (market events done, total or None when unknown) every thousand events."""
@@ -108,7 +108,7 @@ async def run_async(
     )
     candles = _candles(names, data, recordings, cat, wanted, start_ms, end_ms, store_dir)
     data_interval = candles[0].interval if candles else wanted
-    strategy_obj = _strategy(strategy, params, data_interval)
+    strategy_obj = make_strategy(strategy, params, data_interval)
     sources: list[MarketSource] = [candle_source(c) for c in candles]
     sources.extend(recording_source(Path(r), cat, names, start_ms, end_ms) for r in recordings)
     known = dict(instruments or {})
@@ -149,10 +149,11 @@ async def run_async(
     for symbol in names:
         if symbol not in closes and symbol in outcome.first_price:
             closes[symbol] = (outcome.first_price[symbol], outcome.last_price[symbol])
+    first_ms = min((int(c.open_time_ms[0]) for c in candles if len(c)), default=outcome.start_ms)
     metrics = compute_metrics(
-        ledger, config.cash, outcome.start_ms, outcome.end_ms, closes, names, built["equity"], config.metrics
+        ledger, config.cash, first_ms, outcome.end_ms, closes, names, built["equity"], config.metrics
     )
-    per_symbol = compute_symbol_metrics(ledger, outcome.start_ms, outcome.end_ms, closes, names)
+    per_symbol = compute_symbol_metrics(ledger, first_ms, outcome.end_ms, closes, names)
     candle_symbols = {c.symbol for c in candles}
     drawn = merge_prices(
         [candle_prices(c) for c in candles]
@@ -174,7 +175,7 @@ async def run_async(
         symbols=names,
         category=cat,
         interval=data_interval.value if data_interval is not None else None,
-        start_ms=outcome.start_ms,
+        start_ms=first_ms,
         end_ms=outcome.end_ms,
         cash=config.cash,
         settle_coin=config.settle_coin,
@@ -248,10 +249,13 @@ def _candles(
     return series
 
 
-def _strategy(
+def make_strategy(
     spec: StrategyInput, params: Mapping[str, object] | Sequence[str], interval: Interval | None
 ) -> Strategy[Params]:
-    """Return the strategy instance; its `interval` parameter defaults to the data's interval."""
+    """Return the strategy instance; an `interval` parameter defaults to the data's interval.
+
+    Unknown strategies and parameters, bad values and values out of range raise ConfigError.
+    """
     if isinstance(spec, Strategy):
         if params:
             raise ConfigError("give parameters either in the strategy object or in params, not both")

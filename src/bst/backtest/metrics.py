@@ -203,6 +203,12 @@ def _iso(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat(timespec="seconds")
 
 
+def _money(value: Decimal) -> str:
+    """Return an exact amount as plain decimal text without trailing zeros (1758.8954, 0, 12)."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
 def _finite(value: float) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else float(value)
 
@@ -357,10 +363,10 @@ def _trade_stats(trades: Sequence[RoundTrip]) -> dict[str, Any]:
         "best_trade_pct": float(returns.max()) * 100 if count else None,
         "worst_trade_pct": float(returns.min()) * 100 if count else None,
         "avg_trade_pct": g * 100 if g is not None else None,
-        "gross_profit": str(profit),
-        "gross_loss": str(loss),
+        "gross_profit": _money(profit),
+        "gross_loss": _money(loss),
         "profit_factor": float(profit / -loss) if loss else None,
-        "expectancy": str(sum(pnls, _ZERO) / count) if count else None,
+        "expectancy": _money(sum(pnls, _ZERO) / count) if count else None,
         "expectancy_pct": float(returns.mean()) * 100 if count else None,
         "avg_holding_days": _days(sum(holding) / count) if count else None,
         "max_holding_days": _days(max(holding)) if count else None,
@@ -404,10 +410,10 @@ def compute_metrics(
         "start": _iso(start_ms),
         "end": _iso(end_ms),
         "duration_days": duration_days,
-        "equity_start": str(cash),
-        "equity_final": str(final),
-        "equity_peak": str(peak),
-        "net_pnl": str(final - cash),
+        "equity_start": _money(cash),
+        "equity_final": _money(final),
+        "equity_peak": _money(peak),
+        "net_pnl": _money(final - cash),
         "return_pct": float((final - cash) / cash * 100),
         "cagr_pct": _finite(cagr) if cagr is not None else None,
         **drawdowns,
@@ -415,8 +421,8 @@ def compute_metrics(
         "exposure_pct": _exposure_pct(ledger.positions, start_ms, end_ms, None),
         "buy_hold_return_pct": float(np.mean(known)) if known else None,
         **_trade_stats(ledger.trades),
-        "fees": str(trade_fees),
-        "funding": str(funding),
+        "fees": _money(trade_fees),
+        "funding": _money(funding),
         "orders": len(ledger.orders),
         "fills": sum(1 for e in ledger.executions if e.exec_type is not ExecType.FUNDING),
         "risk_free_rate_pct": settings.risk_free_rate * 100,
@@ -444,10 +450,12 @@ def compute_symbol_metrics(
             "long_trades": sum(1 for t in trades if t.is_long),
             "short_trades": sum(1 for t in trades if not t.is_long),
             "win_rate_pct": stats["win_rate_pct"],
-            "net_pnl": str(sum((t.pnl for t in trades), _ZERO)),
-            "fees": str(sum((e.exec_fee for e in fills), _ZERO)),
-            "funding": str(sum((e.exec_fee for e in executions if e.exec_type is ExecType.FUNDING), _ZERO)),
-            "traded_value": str(sum((e.exec_value for e in fills), _ZERO)),
+            "net_pnl": _money(sum((t.pnl for t in trades), _ZERO)),
+            "fees": _money(sum((e.exec_fee for e in fills), _ZERO)),
+            "funding": _money(
+                sum((e.exec_fee for e in executions if e.exec_type is ExecType.FUNDING), _ZERO)
+            ),
+            "traded_value": _money(sum((e.exec_value for e in fills), _ZERO)),
             "best_trade_pct": stats["best_trade_pct"],
             "worst_trade_pct": stats["worst_trade_pct"],
             "avg_holding_days": stats["avg_holding_days"],

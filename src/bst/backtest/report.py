@@ -29,9 +29,9 @@ from bst.backtest.result import BacktestResult
 from bst.data.atomic import write_bytes_atomic
 from bst.domain.errors import ConfigError
 
-__all__ = ["REPORT_FILE", "TABLE_TRADES", "plotly_js", "render_report", "write_report"]
+__all__ = ["REPORT_NAME", "TABLE_TRADES", "plotly_js", "render_report", "write_report"]
 
-REPORT_FILE = "report.html"
+REPORT_NAME = "report.html"
 """The report's name in a saved run's directory."""
 TABLE_TRADES = 1000
 """Trades listed in the report's table at most (the first and last half; trades.parquet has all)."""

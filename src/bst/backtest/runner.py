@@ -2,7 +2,8 @@
 
 Everything that happens in a run is an item in one queue ordered by (time, phase, sequence):
 
-    phase 0  ENGINE   a market event reaches the engine, at its exchange time (`ts_ms`)
+    phase 0  ENGINE   a market event reaches the engine, at its exchange time (`ts_ms`); a
+                      candle's four prints (open, extremes, close) each at its own time
     phase 1  REQUEST  a strategy's request reaches the engine (sent + request latency)
     phase 2  REPLY    the engine's answer reaches the strategy (answered + response latency)
     phase 3  ACCOUNT  the engine's account events reach the strategy (+ response latency)
@@ -10,8 +11,11 @@ Everything that happens in a run is an item in one queue ordered by (time, phase
     phase 5  MARKET   a market event reaches the strategy, at its receive time (the recording's
                       own, else exchange time + feed latency)
 
-Market events stream from their sources (merged lazily by time, one pending event per source), so
+Market events stream from their sources (merged lazily by time, one pending step per source), so
 a recording of any length is replayed in constant memory; the queue only holds what is in flight.
+Candles reach the engine print by print (`MatchingEngine.on_bar_print`): a request that arrives
+inside a bar meets the market where it was then, and a fill at the open is reported at the open;
+the strategy gets the bar when it has closed.
 The engine (`MatchingEngine` behind an `EngineHub`) sees every market event at exchange time; the
 strategy (`bst.trading.runtime.StrategyRuntime`, driven step by step with no await per event)
 sees them at receive time, in order. A callback's intents go out through the runtime's execution
@@ -55,6 +59,7 @@ from bst.domain.orders import OrderRequest, OrderType
 from bst.domain.portfolio import PositionSide
 from bst.engine import EngineConfig, MatchingEngine, SymbolSpec
 from bst.engine.gateway import EngineGateway, EngineHub
+from bst.engine.market_input import bar_path
 from bst.trading.execution import ExecutionPolicy
 from bst.trading.intents import IntentResult
 from bst.trading.order_tracker import OrderTracker
@@ -99,6 +104,44 @@ class MarketSource:
     receive_times: bool = False
     symbol: str = ""
     interval: Interval | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One move of the market at `at_ms`: a whole event, or one print of a bar's path.
+
+    A candle source's bars reach the engine print by print at the prints' own times (open, the
+    two extremes, the close), so requests arriving inside a bar meet the market where it was then;
+    the strategy gets the bar with its last print (`last`), when it has closed.
+    """
+
+    at_ms: int
+    event: MarketEvent
+    source: MarketSource
+    price: Decimal | None = None
+    volume: Decimal = Decimal(0)
+    previous: Decimal | None = None
+    last: bool = True
+
+
+def _steps(source: MarketSource) -> Iterator[_Step]:
+    """Yield a source's steps in time order (a candle source's bars as their prints)."""
+    by_prints = source.to_engine and source.interval is not None
+    for event in source.events:
+        if not (by_prints and isinstance(event, KlineUpdate)):
+            yield _Step(event.ts_ms, event, source)
+            continue
+        bars = sorted((b for b in event.bars if b.confirmed), key=lambda b: b.bar.open_time_ms)
+        if not bars:
+            yield _Step(event.ts_ms, event, source)
+            continue
+        for index, live in enumerate(bars):
+            previous: Decimal | None = None
+            path = bar_path(live)
+            for leg, (at_ms, price) in enumerate(path):
+                last = index == len(bars) - 1 and leg == len(path) - 1
+                yield _Step(at_ms, event, source, price, live.bar.volume, previous, last)
+                previous = price
 
 
 @dataclass(slots=True)
@@ -232,17 +275,16 @@ class BacktestRunner:
         pending = next(merged, None)
         if pending is None:
             raise ConfigError("the market data of this run is empty (check the dates and the data)")
-        start_ms = pending[0].ts_ms
+        start_ms = pending.at_ms
         try:
             await self._begin(start_ms)
             while True:
                 held = len(self._queue) + len(self._backlog)
                 self._max_held = max(self._max_held, held)
                 top = self._queue[0] if self._queue else None
-                if pending is not None and (top is None or (max(pending[0].ts_ms, self._now), 0) < top[:2]):
-                    event, source = pending
-                    self._move_to(event.ts_ms)
-                    self._to_engine(event, source)
+                if pending is not None and (top is None or (max(pending.at_ms, self._now), 0) < top[:2]):
+                    self._move_to(pending.at_ms)
+                    self._to_engine(pending)
                     pending = next(merged, None)
                     if pending is None:
                         self._end_ms = self._now
@@ -280,10 +322,9 @@ class BacktestRunner:
         self._collect()
         await self._pump()
 
-    def _merged(self) -> Iterator[tuple[MarketEvent, MarketSource]]:
-        """Yield every source's events merged by exchange time (ties: source order, then own order)."""
-        streams = [((event, source) for event in source.events) for source in self._sources]
-        return heapq.merge(*streams, key=lambda pair: pair[0].ts_ms)
+    def _merged(self) -> Iterator[_Step]:
+        """Yield every source's steps merged by exchange time (ties: source order, then own order)."""
+        return heapq.merge(*(_steps(source) for source in self._sources), key=lambda step: step.at_ms)
 
     def _move_to(self, at_ms: int) -> None:
         """Move the run's time forward to `at_ms` (never back), sampling equity on the way."""
@@ -298,13 +339,26 @@ class BacktestRunner:
 
     # --- the engine side ----------------------------------------------------------------------
 
-    def _to_engine(self, event: MarketEvent, source: MarketSource) -> None:
-        """Apply a market event to the engine now, then send it on to the strategy."""
+    def _to_engine(self, step: _Step) -> None:
+        """Apply a step of the market to the engine now; after an event's last, send it to the strategy."""
+        event, source = step.event, step.source
         if source.to_engine:
-            self.hub.apply(event)
+            if step.price is None:
+                self.hub.apply(event)
+            else:
+                self.engine.on_bar_print(
+                    event.symbol,
+                    step.price,
+                    step.volume,
+                    step.at_ms,
+                    previous=step.previous,
+                    category=event.category,
+                )
+            self._collect()
+            if not step.last:
+                return
             self.counts["market_events"] += 1
             self._note_prices(event)
-            self._collect()
         if source.to_strategy and not self._stopped:
             if source.receive_times:
                 at_ms = event.recv_ms

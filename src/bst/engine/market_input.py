@@ -200,6 +200,25 @@ class MarketInput:
                 self.venue.refresh_funding_due()
         timeline.after_price_move(sym)
 
+    def bar_print(
+        self, sym: SymbolState, price: Decimal, volume: Decimal, at_ms: int, previous: Decimal | None
+    ) -> None:
+        """Apply one print of a bar's path at `at_ms` (`previous`: the print before it in the bar).
+
+        The market moves from `previous` to `price` continuously, so with a bar fill the TP/SL
+        prices between them are printed first (the last price only); the print itself reaches
+        resting orders on both sides with the bar's `volume` (see `bars`).
+        """
+        if previous is not None and sym.spec.bar_fill is not None and sym.holders:
+            for stop in bar_fills.stops_between(self.venue, sym, previous, price):
+                self.prices(sym, at_ms, last=stop)
+        before = sym.last_price
+        fell = before is not None and price < before
+        first, second = (Side.SELL, Side.BUY) if fell else (Side.BUY, Side.SELL)
+        self.trade(sym, price, volume, first, at_ms)
+        self.matcher.on_trade(sym, price, volume, second)
+        self.timeline.after_price_move(sym)
+
     def bars(self, event: KlineUpdate) -> None:
         """Move the market along each confirmed bar's path (see `bar_path`).
 
@@ -215,17 +234,8 @@ class MarketInput:
         """
         sym = self.symbol(event.symbol, event.category)
         for live in sorted((b for b in event.bars if b.confirmed), key=lambda b: b.bar.open_time_ms):
-            volume = live.bar.volume
             previous: Decimal | None = None
             for at_ms, price in bar_path(live):
-                if previous is not None and sym.spec.bar_fill is not None and sym.holders:
-                    for stop in bar_fills.stops_between(self.venue, sym, previous, price):
-                        self.prices(sym, at_ms, last=stop)
+                self.bar_print(sym, price, live.bar.volume, at_ms, previous)
                 previous = price
-                before = sym.last_price
-                fell = before is not None and price < before
-                first, second = (Side.SELL, Side.BUY) if fell else (Side.BUY, Side.SELL)
-                self.trade(sym, price, volume, first, at_ms)
-                self.matcher.on_trade(sym, price, volume, second)
-                self.timeline.after_price_move(sym)
         self.advance(event.ts_ms)

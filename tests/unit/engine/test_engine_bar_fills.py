@@ -14,6 +14,7 @@ from bst.domain.market import Category, Side
 from bst.domain.orders import OrderStatus, TimeInForce
 from bst.domain.portfolio import PositionSide
 from bst.engine import BarFill, EngineConfig, MatchingEngine, SymbolSpec
+from bst.engine.market_input import bar_path
 
 D = Decimal
 OPEN = T0 - T0 % 60_000 + 60_000  # the first whole minute after T0
@@ -196,3 +197,20 @@ def test_without_a_bar_fill_a_book_less_market_order_is_still_cancelled() -> Non
     ack = engine.place_order(uid, market(Side.BUY, "0.1"))
     assert engine.get_order(uid, LINEAR, order_id=ack.order_id).status is OrderStatus.CANCELLED
     assert fills_of(engine.drain_events()) == []
+
+
+def test_feeding_a_bars_prints_one_by_one_equals_applying_the_bar() -> None:
+    whole, uid = _engine(BarFill.NEXT_PRINT)
+    split, _ = _engine(BarFill.NEXT_PRINT)
+    for engine in (whole, split):
+        engine.place_order(uid, market(Side.BUY, "0.1"))
+        engine.place_order(uid, limit(Side.BUY, "0.1", "49500"))
+    update = bar(OPEN + 60_000, ("50200", "50300", "49450", "49800"), "10")
+    whole.apply(update)
+    previous = None
+    for at_ms, price in bar_path(update.bars[0]):
+        split.on_bar_print(SYMBOL, price, D(10), at_ms, previous=previous)
+        previous = price
+    assert split.executions(uid, LINEAR) == whole.executions(uid, LINEAR)
+    assert split.drain_events() == whole.drain_events()
+    assert split.to_state() == whole.to_state()
