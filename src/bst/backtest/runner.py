@@ -534,10 +534,15 @@ class BacktestRunner:
     # --- equity -------------------------------------------------------------------------------
 
     def _maybe_sample(self, now_ms: int, next_ms: int) -> None:
-        """Sample equity at `now_ms` when an equity step boundary lies in [now_ms, next_ms)."""
+        """Sample equity at `now_ms` when an equity step boundary lies in (now_ms, next_ms].
+
+        Boundaries are multiples of the step in exchange time, so in a candle run the samples fall
+        on each bar's close (its last millisecond, before the next bar opens), as bar-by-bar
+        backtesters mark equity; the first move of the run is sampled too (the starting cash).
+        """
         step = self._equity_step()
         last = self.book.last_equity
-        if last is not None and now_ms - last.ts_ms < step:
+        if last is not None and next_ms // step == now_ms // step:
             return
         assert self._account is not None
         self.book.sample(now_ms, self.engine, self._account.uid)
