@@ -224,19 +224,37 @@ def drawdown_periods(values: np.ndarray, times_ms: np.ndarray) -> list[tuple[int
     """Return each drawdown as (peak index, recovery-or-last index, depth as a fraction > 0).
 
     A drawdown starts at the last sample at a running peak and ends at the first sample back at
-    that peak, or at the last sample when it never recovers (backtesting.py's definition).
+    that peak, or at the last sample when it never recovers (backtesting.py's definition, except
+    that a drawdown of the last sample alone counts too; backtesting.py leaves it out).
     """
     if len(values) == 0:
         return []
+    depth = _depths(values)
+    at_peak = np.flatnonzero(depth == 0)
+    periods = [
+        (int(prev), int(cur), float(depth[prev : cur + 1].max()))
+        for prev, cur in itertools.pairwise(at_peak)
+        if cur > prev + 1
+    ]
+    last = len(values) - 1
+    if len(at_peak) and at_peak[-1] < last:
+        periods.append((int(at_peak[-1]), last, float(depth[at_peak[-1] :].max())))
+    return periods
+
+
+def _depths(values: np.ndarray) -> np.ndarray:
+    """Return each sample's fall from the running peak, as a fraction (0 at a peak)."""
     peak = np.maximum.accumulate(values)
     with np.errstate(divide="ignore", invalid="ignore"):
-        depth = np.where(peak > 0, 1 - values / peak, 0.0)
-    at_peak = np.unique(np.r_[np.flatnonzero(depth == 0), len(values) - 1])
-    periods = []
-    for prev, cur in itertools.pairwise(at_peak):
-        if cur > prev + 1:
-            periods.append((int(prev), int(cur), float(depth[prev : cur + 1].max())))
-    return periods
+        return np.where(peak > 0, 1 - values / peak, 0.0)
+
+
+def _power(base: float, exponent: float) -> float | None:
+    """Return base ** exponent, None when it overflows (a tiny run annualised)."""
+    try:
+        return float(base**exponent)
+    except OverflowError:
+        return None
 
 
 def _period_returns(equity: pd.DataFrame, settings: MetricSettings) -> tuple[pd.Series, float, str]:
@@ -278,11 +296,14 @@ def _ratios(equity: pd.DataFrame, settings: MetricSettings, max_drawdown: float)
     g = _geometric_mean(values)
     if g is None or len(values) < 2:
         return out
-    annual = (1 + g) ** per_year - 1
-    rf = settings.risk_free_rate
+    growth = _power(1 + g, per_year)
     variance = float(values.var(ddof=1))
-    with np.errstate(over="ignore", invalid="ignore"):
-        volatility = math.sqrt(max((variance + (1 + g) ** 2) ** per_year - (1 + g) ** (2 * per_year), 0.0))
+    spread = _power(variance + (1 + g) ** 2, per_year)
+    if growth is None or spread is None or not math.isfinite(spread - growth**2):
+        return out
+    annual = growth - 1
+    rf = settings.risk_free_rate
+    volatility = math.sqrt(max(spread - growth**2, 0.0))
     downside = math.sqrt(float(np.mean(np.minimum(values, 0.0) ** 2))) * math.sqrt(per_year)
     out["annual_return_pct"] = _finite(annual * 100)
     out["volatility_pct"] = _finite(volatility * 100)
@@ -306,7 +327,7 @@ def _drawdowns(equity: pd.DataFrame) -> dict[str, Any]:
     depths = np.array([d for _, _, d in periods])
     spans = np.array([times[end] - times[start] for start, end, _ in periods], dtype="float64")
     return {
-        "max_drawdown_pct": -float(depths.max()) * 100,
+        "max_drawdown_pct": -float(_depths(values).max()) * 100,
         "avg_drawdown_pct": -float(depths.mean()) * 100,
         "max_drawdown_days": _days(float(spans.max())),
         "avg_drawdown_days": _days(float(spans.mean())),
@@ -405,7 +426,8 @@ def compute_metrics(
     drawdowns = _drawdowns(equity)
     duration_days = _days(end_ms - start_ms)
     growth = float(final / cash) if cash else float("nan")
-    cagr = (growth ** (YEAR_DAYS / duration_days) - 1) * 100 if duration_days > 0 and growth > 0 else None
+    multiple = _power(growth, YEAR_DAYS / duration_days) if duration_days > 0 and growth > 0 else None
+    cagr = (multiple - 1) * 100 if multiple is not None else None
     metrics: dict[str, Any] = {
         "start": _iso(start_ms),
         "end": _iso(end_ms),
