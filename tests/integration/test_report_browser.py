@@ -119,9 +119,9 @@ async def _endpoint(process: asyncio.subprocess.Process) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _chromium(tmp_path: Path) -> AsyncIterator[DevTools]:
+async def _chromium(browser: str, tmp_path: Path) -> AsyncIterator[DevTools]:
     process = await asyncio.create_subprocess_exec(
-        _browser(),
+        browser,
         *FLAGS,
         f"--user-data-dir={tmp_path / 'profile'}",
         "--remote-debugging-port=0",
@@ -169,7 +169,13 @@ async def _wait_for_plots(tools: DevTools, session: str, expected: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def report(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def browser() -> str:
+    """Return the Chromium to drive (skip, or fail in CI, before any work when there is none)."""
+    return _browser()
+
+
+@pytest.fixture(scope="module")
+def report(browser: str, shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = BacktestConfig(cash=Decimal(10_000), commission=Decimal("0.00055"))
     result = run(
         "sma_cross",
@@ -183,10 +189,9 @@ def report(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def test_the_report_opens_offline_in_chromium_draws_every_plot_and_logs_no_error(
-    report: Path, tmp_path: Path
+    browser: str, report: Path, tmp_path: Path
 ) -> None:
-    _browser()
-    async with _chromium(tmp_path) as tools:
+    async with _chromium(browser, tmp_path) as tools:
         session = await _open(tools, report)
         await _wait_for_plots(tools, session, expected=2)
         plots = await tools.evaluate(
