@@ -103,7 +103,7 @@ def test_write_report_replaces_the_file_and_refuses_a_bad_path_in_one_line(
     target = tmp_path / REPORT_NAME
     target.write_text("old")
     assert write_report(goog, target) == target
-    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert target.read_text(encoding="utf-8").startswith("<!doctype html>")
     for bad in (tmp_path, tmp_path / "missing" / "r.html"):
         with pytest.raises(ConfigError) as raised:
             write_report(goog, bad)
