@@ -8,7 +8,7 @@ runner asks for; `ledger()` returns them as a `Ledger`. Round trips are built as
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from bst.backtest.prices import PriceRecorder
@@ -41,6 +41,7 @@ class RunBook:
         self._positions: list[PositionPoint] = []
         self._equity: list[EquityPoint] = []
         self._trips = RoundTripBook()
+        self._sizes: dict[str, Decimal] = {}
         self.fees = _ZERO
         self.funding = _ZERO
         self.prices = PriceRecorder()
@@ -65,6 +66,10 @@ class RunBook:
             elif isinstance(event, PositionsEvent):
                 for position in event.positions:
                     size = -position.size if position.side is PositionSide.SELL else position.size
+                    if size:
+                        self._sizes[position.symbol] = size
+                    else:
+                        self._sizes.pop(position.symbol, None)
                     self._positions.append(
                         PositionPoint(
                             event.ts_ms,
@@ -77,18 +82,21 @@ class RunBook:
                         )
                     )
 
-    def sample(self, ts_ms: int, engine: MatchingEngine, uid: int) -> EquityPoint:
-        """Record the account's equity now (wallet, unrealised PnL, gross position value)."""
+    def sample(
+        self, ts_ms: int, engine: MatchingEngine, uid: int, prices: Mapping[str, Decimal]
+    ) -> EquityPoint:
+        """Record the account's equity now: wallet and unrealised PnL (the engine's, exact) and the
+        gross value of the open positions at `prices` (each symbol's last price)."""
         wallet = engine.wallet(uid, (self.settle_coin,)).coin(self.settle_coin)
         balance = wallet.wallet_balance if wallet is not None else _ZERO
         unrealised = wallet.unrealised_pnl if wallet is not None else _ZERO
-        value = sum((p.position_value for p in engine.positions(uid)), _ZERO)
+        value = sum((abs(size) * prices.get(symbol, _ZERO) for symbol, size in self._sizes.items()), _ZERO)
         point = EquityPoint(ts_ms, balance, unrealised, value)
         if self._equity and self._equity[-1].ts_ms == ts_ms:
             self._equity[-1] = point
         else:
             self._equity.append(point)
-            self.prices.sample(ts_ms, engine)
+            self.prices.record(ts_ms, prices)
         return point
 
     @property

@@ -17,6 +17,7 @@ data) as the finer ones close.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -194,7 +195,7 @@ def read_ohlcv(path: Path, symbol: str, category: Category = Category.LINEAR) ->
         values = frame[columns[name]].iloc[order] if name in columns else None
         if values is None:
             return ["0"] * len(times)
-        if values.dtype == object:
+        if not pd.api.types.is_numeric_dtype(values):
             texts = [str(v).strip() for v in values]
             _check_numbers(texts, name, path)
             return texts
@@ -226,9 +227,7 @@ def _check_numbers(texts: Sequence[str], name: str, path: Path) -> None:
 
 def _epoch_ms(values: pd.Series, path: Path) -> np.ndarray:
     """Return epoch ms of a time column: text, datetimes, or epoch s/ms/us/ns numbers."""
-    if pd.api.types.is_numeric_dtype(values) or (
-        values.dtype == object and all(str(v).strip().isdigit() for v in values[:5])
-    ):
+    if pd.api.types.is_numeric_dtype(values) or all(str(v).strip().isdigit() for v in values[:5]):
         numbers = pd.to_numeric(values, errors="coerce")
         if numbers.isna().any():
             raise ConfigError(f"{path}: a time value is not a number")
@@ -242,7 +241,9 @@ def _epoch_ms(values: pd.Series, path: Path) -> np.ndarray:
             return raw // 1000
         return raw
     try:
-        stamps = pd.to_datetime(values, utc=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "could not infer format": dateutil reads it
+            stamps = pd.to_datetime(values, utc=True)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{path}: cannot read the time column: {e}") from e
     if stamps.isna().any():

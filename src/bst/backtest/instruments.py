@@ -22,13 +22,21 @@ SAMPLE = 2000
 
 
 def tick_of(prices: Iterable[Decimal]) -> Decimal:
-    """Return the finest price step among `prices` (at most 8 decimals)."""
-    decimals = 0
-    for price in prices:
-        exponent = price.normalize().as_tuple().exponent
-        if isinstance(exponent, int):
-            decimals = max(decimals, -exponent)
+    """Return the price step that 95 % of `prices` are printed with (at most 8 decimals).
+
+    A quantile, not the finest step: files written through floats carry a few artifacts such as
+    1.0735999999999999 for 1.0736, which would otherwise make the tick 1e-16.
+    """
+    places = sorted(_places(p) for p in prices)
+    if not places:
+        return Decimal(1)
+    decimals = places[min(len(places) - 1, int(len(places) * 0.95))]
     return Decimal(1).scaleb(-min(decimals, 8))
+
+
+def _places(price: Decimal) -> int:
+    exponent = price.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 def generic_instrument(

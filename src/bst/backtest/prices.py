@@ -4,9 +4,10 @@ Charts need the market a run saw, but not all of it: a year of minute bars is ha
 candles per symbol, more than a browser draws smoothly. So what is drawn is downsampled (never
 what is computed: metrics come from the ledger): `candle_prices` groups consecutive data bars
 `k` at a time (first open, highest high, lowest low, last close) so that at most `limit` remain;
-`PriceRecorder` keeps each symbol's price at the run's equity samples (the engine's last trade
-price, else its book's mid) in at most `2 x limit` bars, merging neighbours pairwise as the run
-grows, so an order-book replay of any length holds a bounded number of points.
+`PriceRecorder` keeps each symbol's price at the run's equity samples (the engine's reference
+price: mark, else last trade, else the book's mid) in at most `2 x limit` bars, merging
+neighbours pairwise as the run grows, so an order-book replay of any length holds a bounded
+number of points.
 
 The frame (`PRICE_COLUMNS`, from `bst.backtest.result`) has one row per drawn bar: `time` is the
 open time of the bar's first sample, `bars` how many data bars or samples it stands for.
@@ -14,7 +15,7 @@ open time of the bar's first sample, `bars` how many data bars or samples it sta
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 import numpy as np
@@ -22,7 +23,6 @@ import pandas as pd
 
 from bst.backtest.candles import CandleSeries
 from bst.backtest.result import PRICE_COLUMNS
-from bst.engine import MatchingEngine
 
 __all__ = ["MAX_DRAWN_BARS", "PriceRecorder", "candle_prices", "empty_prices", "merge_prices"]
 
@@ -92,16 +92,10 @@ class PriceRecorder:
         self._bars: dict[str, list[list[float]]] = {}
         self._per_bar: dict[str, int] = {}
 
-    def sample(self, ts_ms: int, engine: MatchingEngine) -> None:
-        """Record each symbol's last trade price (else the book's mid) at `ts_ms`."""
-        for spec in engine.symbols():
-            symbol = spec.instrument.symbol
-            market = engine.market(symbol, category=spec.instrument.category)
-            price: Decimal | None = market.last_price
-            if price is None and market.best_bid is not None and market.best_ask is not None:
-                price = (market.best_bid + market.best_ask) / 2
-            if price is not None:
-                self.add(symbol, ts_ms, float(price))
+    def record(self, ts_ms: int, prices: Mapping[str, Decimal]) -> None:
+        """Record each symbol's price at `ts_ms` (the engine's reference prices at an equity sample)."""
+        for symbol, price in prices.items():
+            self.add(symbol, ts_ms, float(price))
 
     def add(self, symbol: str, ts_ms: int, price: float) -> None:
         """Record one price of `symbol` (times never go back)."""

@@ -5,26 +5,34 @@ the other side closes the oldest lots first, and what is left of it opens a lot 
 reversal). Each (entry order, exit order) pair that closed some quantity is one `RoundTrip`, its
 prices averaged over the fills involved. Fees are shared in proportion to quantity (an entry fee
 between the trades its lot ends in, an exit fee between the lots its fill closes); funding
-settlements are shared between the lots open at that instant by quantity. Every share is taken out
-of what is left, and the last share is the remainder, so totals are exact whatever the divisions.
+settlements are shared between the lots open at that instant by quantity. A share that does not
+divide evenly is rounded to `SHARE_QUANTUM` (1e-12); it is taken out of what is left and the last
+share is the remainder, computed with enough digits to be exact, so totals are exact whatever the
+divisions: the trades plus the open lots account for every fee and every unit of price.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from bst.backtest.result import RoundTrip
 from bst.domain.market import Side
 from bst.domain.orders import ExecType, Execution
 
 _ZERO = Decimal(0)
+SHARE_QUANTUM = Decimal("1e-12")
+_DIGITS = 60
+"""Working precision of the bookkeeping: sums and remainders of shares stay exact within it."""
 
 
 def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
-    """Return `amount` x part / whole (all of it when part is the whole)."""
-    return amount if part >= whole else amount * part / whole
+    """Return `amount` x part / whole, to SHARE_QUANTUM (all of it when part is the whole)."""
+    if part >= whole:
+        return amount
+    share = amount * part / whole
+    return share if share == share.quantize(SHARE_QUANTUM) else share.quantize(SHARE_QUANTUM, ROUND_HALF_EVEN)
 
 
 @dataclass(slots=True)
@@ -95,10 +103,12 @@ class RoundTripBook:
 
     def add(self, execution: Execution) -> None:
         """Book one execution (trades, liquidations and funding; anything else is ignored)."""
-        if execution.exec_type is ExecType.FUNDING:
-            self._fund(execution)
-        elif execution.exec_type in (ExecType.TRADE, ExecType.BUST_TRADE):
-            self._trade(execution)
+        with localcontext() as context:
+            context.prec = _DIGITS
+            if execution.exec_type is ExecType.FUNDING:
+                self._fund(execution)
+            elif execution.exec_type in (ExecType.TRADE, ExecType.BUST_TRADE):
+                self._trade(execution)
 
     def add_all(self, executions: Iterable[Execution]) -> None:
         """Book executions in order."""

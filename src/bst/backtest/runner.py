@@ -246,6 +246,8 @@ class BacktestRunner:
         )
         self._account: EngineGateway | None = None
         self._plan_bars(strategy)
+        lengths = [_length(s.interval) for s in self._sources if s.interval is not None]
+        self._equity_step_ms = config.equity_step_ms or (min(lengths) if lengths else 1000)
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -323,8 +325,23 @@ class BacktestRunner:
         await self._pump()
 
     def _merged(self) -> Iterator[_Step]:
-        """Yield every source's steps merged by exchange time (ties: source order, then own order)."""
-        return heapq.merge(*(_steps(source) for source in self._sources), key=lambda step: step.at_ms)
+        """Yield every source's steps merged by exchange time (ties: source order, then own order).
+
+        The run ends with the market the strategy sees: what engine-only sources (a funding series)
+        hold beyond the last event of the others is not played.
+        """
+        seen = [s for s in self._sources if s.to_strategy]
+        left = [len(seen)]
+
+        def counted(source: MarketSource) -> Iterator[_Step]:
+            yield from _steps(source)
+            left[0] -= 1
+
+        streams = [counted(s) if s.to_strategy else _steps(s) for s in self._sources]
+        for step in heapq.merge(*streams, key=lambda step: step.at_ms):
+            if seen and left[0] == 0:
+                return
+            yield step
 
     def _move_to(self, at_ms: int) -> None:
         """Move the run's time forward to `at_ms` (never back), sampling equity on the way."""
@@ -519,7 +536,7 @@ class BacktestRunner:
                     await account.place_order(request)
                     self._collect()
             self._last_print()
-        self.book.sample(self._now, self.engine, account.uid)
+        self.book.sample(self._now, self.engine, account.uid, self._marks())
 
     def _last_print(self) -> None:
         """Print each candle symbol's last price once more (orders waiting for a print fill there)."""
@@ -533,25 +550,28 @@ class BacktestRunner:
 
     # --- equity -------------------------------------------------------------------------------
 
-    def _maybe_sample(self, now_ms: int, next_ms: int) -> None:
-        """Sample equity at `now_ms` when an equity step boundary lies in (now_ms, next_ms].
+    def _marks(self) -> dict[str, Decimal]:
+        """Return each symbol's reference price in the engine (mark, else last trade, else mid)."""
+        marks = {}
+        for symbol in self.symbols:
+            price = self.engine.market(symbol, category=self.category).mark_price
+            if price is not None:
+                marks[symbol] = price
+        return marks
 
-        Boundaries are multiples of the step in exchange time, so in a candle run the samples fall
-        on each bar's close (its last millisecond, before the next bar opens), as bar-by-bar
-        backtesters mark equity; the first move of the run is sampled too (the starting cash).
+    def _maybe_sample(self, now_ms: int, next_ms: int) -> None:
+        """Sample equity at `now_ms` (time is about to move on to `next_ms`) at each step boundary.
+
+        Boundaries are multiples of the step in exchange time, crossed in (now_ms, next_ms]: in a
+        candle run the samples fall on each bar's close (its last millisecond, before the next bar
+        opens), as bar-by-bar backtesters mark equity; the run's first move is sampled too.
         """
-        step = self._equity_step()
+        step = self._equity_step_ms
         last = self.book.last_equity
         if last is not None and next_ms // step == now_ms // step:
             return
         assert self._account is not None
-        self.book.sample(now_ms, self.engine, self._account.uid)
-
-    def _equity_step(self) -> int:
-        if self.config.equity_step_ms is not None:
-            return self.config.equity_step_ms
-        lengths = [_length(s.interval) for s in self._sources if s.interval is not None]
-        return min(lengths) if lengths else 1000
+        self.book.sample(now_ms, self.engine, self._account.uid, self._marks())
 
 
 def _length(interval: Interval) -> int:

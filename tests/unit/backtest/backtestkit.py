@@ -8,11 +8,12 @@ from decimal import Decimal
 
 import pandas as pd
 
+from bst.domain.events import TradesUpdate
 from bst.domain.market import Interval
 from bst.domain.orders import Execution, Order
 from bst.trading.context import Context
 from bst.trading.intents import IntentResult
-from bst.trading.market_view import ConfirmedBar, DataNeeds
+from bst.trading.market_view import BookChange, ConfirmedBar, DataNeeds
 from bst.trading.params import Params
 from bst.trading.strategy import Strategy
 from bst.trading.timers import TimerFired
@@ -60,18 +61,36 @@ class Script(Strategy[ScriptParams]):
         self,
         steps: Mapping[int | tuple[str, int], Step] | None = None,
         *,
-        interval: Interval = Interval.M1,
+        interval: Interval | None = Interval.M1,
         on_stop: Step | None = None,
+        book_steps: Mapping[int, Step] | None = None,
+        book_depth: int = 0,
+        trades: bool = False,
     ) -> None:
         super().__init__(ScriptParams())
         self.steps = dict(steps or {})
         self.interval = interval
         self.stop_step = on_stop
+        self.book_steps = dict(book_steps or {})
+        self.book_depth = book_depth
+        self.wants_trades = trades
+        self.books = 0
+        self.trades_seen = 0
         self.seen = Seen()
         self._count: dict[str, int] = {}
 
     def needs(self) -> DataNeeds:
-        return DataNeeds(bars=(self.interval,))
+        bars = (self.interval,) if self.interval is not None else ()
+        return DataNeeds(bars=bars, book_depth=self.book_depth, trades=self.wants_trades)
+
+    def on_book(self, ctx: Context, book: BookChange) -> None:
+        step = self.book_steps.get(self.books)
+        self.books += 1
+        if step is not None:
+            step(ctx)
+
+    def on_trade(self, ctx: Context, trades: TradesUpdate) -> None:
+        self.trades_seen += len(trades.trades)
 
     def on_bar(self, ctx: Context, bar: ConfirmedBar) -> None:
         index = self._count.get(bar.symbol, 0)
