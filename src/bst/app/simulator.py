@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -119,6 +119,7 @@ class SimOptions:
     api_secrets: tuple[str, ...] = field(default=(), repr=False)
     balances: tuple[str, ...] = ()
     state_file: Path | None = None
+    snapshot_every_s: float = 30.0
     order_latency_ms: int = 0
     admin_token: str | None = field(default=None, repr=False)
 
@@ -166,6 +167,7 @@ def plan_sim(options: SimOptions) -> SimLaunch:
     trading = trading_config(
         options.api_keys, options.api_secrets, options.balances, options.state_file, options.order_latency_ms
     )
+    trading = replace(trading, save_every_s=options.snapshot_every_s)
     return SimLaunch(config, clock, trading)
 
 

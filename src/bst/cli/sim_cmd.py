@@ -30,7 +30,12 @@ ADMIN_TOKEN_OPTION = typer.Option(
     show_default=False,
 )
 STATE_FILE_OPTION = typer.Option(
-    None, "--state-file", help="keep accounts, orders and positions here across sim restarts"
+    None,
+    "--state-file",
+    help="keep accounts, orders and positions here across restarts and crashes (with a journal beside it)",
+)
+SNAPSHOT_EVERY_OPTION = typer.Option(
+    30.0, "--snapshot-every-s", min=0.1, help="rewrite the state file (and trim its journal) this often"
 )
 
 
@@ -67,6 +72,7 @@ def sim(
     api_secrets: list[str] = API_SECRETS_OPTION,
     balances: list[str] = BALANCES_OPTION,
     state_file: Path | None = STATE_FILE_OPTION,
+    snapshot_every_s: float = SNAPSHOT_EVERY_OPTION,
     order_latency_ms: int = typer.Option(
         0, "--order-latency-ms", min=0, help="delay before orders reach the book"
     ),
@@ -99,6 +105,7 @@ def sim(
             api_secrets=tuple(api_secrets),
             balances=tuple(balances),
             state_file=state_file,
+            snapshot_every_s=snapshot_every_s,
             order_latency_ms=order_latency_ms,
             admin_token=admin_token,
         )

@@ -48,6 +48,7 @@ from bst.engine.accounts import (
 from bst.engine.conditional import check_amend, prepare_trigger
 from bst.engine.config import EngineConfig, FeeSchedule, SymbolSpec
 from bst.engine.events import AccountMessage
+from bst.engine.ids import IdFactory
 from bst.engine.market_input import MarketInput
 from bst.engine.matching import Matcher
 from bst.engine.positions import change_leverage, change_trading_stop
@@ -138,6 +139,18 @@ class MatchingEngine:
                 raise ConfigError(f"opening balance of {coin} must not be negative, got {amount}")
             account.coin(coin).wallet += amount
         return uid
+
+    @property
+    def id_position(self) -> tuple[int, int]:
+        """Return (epoch, counter) of the order/execution id sequence (see `bst.engine.ids`)."""
+        ids = self._venue.ids
+        return ids.epoch, ids.counter
+
+    def resume_ids(self, epoch: int, counter: int) -> None:
+        """Issue the next ids from (epoch, counter) on: a persistent venue starts an epoch per run."""
+        if counter < self._venue.ids.counter and epoch == self._venue.ids.epoch:
+            raise ConfigError(f"the id counter may not move back in epoch {epoch}")
+        self._venue.ids = IdFactory(self._venue.config.seed, counter, epoch)
 
     def accounts(self) -> list[int]:
         """Return the uids of every account."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
+from bst.domain.instrument import to_step
 from bst.domain.market import Category, Side
 from bst.domain.orders import (
     CancelType,
@@ -38,8 +39,7 @@ def quote_sell_base(quote: Decimal, price: Decimal | None, step: Decimal) -> Dec
     """Return the base a quote-sized market sell locks: quote / protected price, up to the lot step."""
     if price is None or price <= 0:
         return _ZERO
-    base = quote / price
-    return (base / step).to_integral_value(rounding=ROUND_UP) * step if step > 0 else base
+    return to_step(quote / price, step, ROUND_UP)
 
 
 def _crosses(is_buy: bool, order_price: Decimal, other: Decimal) -> bool:
@@ -215,7 +215,7 @@ class Matcher:
         if order.quote_sized:
             step = self.venue.sym_of(order).spec.instrument.qty_step
             qty = order.leaves_quote / price
-            qty = (qty / step).to_integral_value(rounding=ROUND_DOWN) * step if step > 0 else qty
+            qty = to_step(qty, step, ROUND_DOWN)
             qty = min(qty, available)
             if not order.is_buy:
                 qty = min(qty, order.lock)  # a quote-sized sell spends at most the base it locked
@@ -533,13 +533,10 @@ class Matcher:
             return None
         ratio = sym.spec.market_slippage_ratio
         tick = sym.spec.instrument.tick_size
+        # Rounded inside the band: a buy's limit down, a sell's up (never beyond the protection).
         if side is Side.BUY:
-            raw = reference * (1 + ratio)
-            price = (raw / tick).to_integral_value(rounding=ROUND_DOWN) * tick if tick > 0 else raw
-        else:
-            raw = reference * (1 - ratio)
-            price = -((-raw / tick).to_integral_value(rounding=ROUND_DOWN)) * tick if tick > 0 else raw
-        return price.quantize(tick) if tick > 0 else price
+            return to_step(reference * (1 + ratio), tick, ROUND_DOWN)
+        return to_step(reference * (1 - ratio), tick, ROUND_UP)
 
     def check_liquidation(self, account: Account) -> None:
         """Liquidate the account when its margin balance no longer covers maintenance margin."""

@@ -17,6 +17,9 @@ def change_leverage(
     """Set a linear symbol's leverage (one-way: buy == sell); 110043 unchanged, 110044 unaffordable."""
     symbol = sym.spec.symbol
     leverage = buy_leverage
+    for name, value in (("buyLeverage", buy_leverage), ("sellLeverage", sell_leverage)):
+        if value is not None and not value.is_finite():  # NaN cannot even be compared
+            fail(RetCode.PARAMS_ERROR, f"params error: {name} invalid: not a finite number")
     if sell_leverage is not None and sell_leverage != buy_leverage:
         fail(RetCode.PARAMS_ERROR, "buyLeverage must equal sellLeverage in one-way mode")
     instrument = sym.spec.instrument

@@ -200,7 +200,7 @@ def dump(venue: Venue) -> dict[str, Any]:
         "config": _config_to_state(venue.config),
         "now_ms": venue.now_ms,
         "started": venue.started,
-        "ids": [venue.ids.seed, venue.ids.counter],
+        "ids": [venue.ids.seed, venue.ids.counter, venue.ids.epoch],
         "priority": venue.priority,
         "exec_seq": venue.exec_seq,
         "request_seq": venue.request_seq,
@@ -217,7 +217,7 @@ def load(data: dict[str, Any]) -> Venue:
     venue = Venue(_config_from_state(data["config"]))
     venue.now_ms = data["now_ms"]
     venue.started = data["started"]
-    venue.ids = IdFactory(*data["ids"])
+    venue.ids = IdFactory(*data["ids"])  # [seed, counter] before id epochs existed
     venue.priority = data["priority"]
     venue.exec_seq = data["exec_seq"]
     venue.request_seq = data["request_seq"]

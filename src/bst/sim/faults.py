@@ -60,14 +60,21 @@ MAX_SEED = 2**63 - 1
 MAX_RET_CODE = 999_999
 
 
+def _show(value: float) -> str:
+    # Plain digits for the bounds and values people type (no 3.1536e+09).
+    return str(int(value)) if value.is_integer() and abs(value) < 1e18 else repr(value)
+
+
 def bounded_number(value: object, name: str, low: float, high: float) -> float:
     """Return a setting as a finite number within [low, high] (JSON number or numeric text), or raise."""
     try:
         number = float(parse_decimal(value))
     except InvalidNumberError as e:
-        raise FaultConfigError(f"{name} must be a number within [{low:g}, {high:g}]: {e.reason}") from None
+        raise FaultConfigError(
+            f"{name} must be a number within [{_show(low)}, {_show(high)}]: {e.reason}"
+        ) from None
     if not low <= number <= high:
-        raise FaultConfigError(f"{name} must be within [{low:g}, {high:g}], got {number:g}")
+        raise FaultConfigError(f"{name} must be within [{_show(low)}, {_show(high)}], got {_show(number)}")
     return number
 
 
@@ -78,7 +85,9 @@ def bounded_int(value: object, name: str, low: int, high: int) -> int:
     except InvalidNumberError as e:
         raise FaultConfigError(f"{name} must be a whole number within [{low}, {high}]: {e.reason}") from None
     if number != number.to_integral_value() or not low <= number <= high:
-        raise FaultConfigError(f"{name} must be a whole number within [{low}, {high}], got {number}")
+        raise FaultConfigError(
+            f"{name} must be a whole number within [{low}, {high}], got {_show(float(number))}"
+        )
     return int(number)
 
 

@@ -29,7 +29,6 @@ from bst.bybit.codec.orders import (
     check_numbers,
     decode_amend_request,
     decode_order_request,
-    encode_ack,
     encode_execution,
     encode_order,
     page,
@@ -53,6 +52,15 @@ from bst.sim.replies import (
     text_param,
 )
 from bst.sim.state import SimState
+from bst.sim.trading_commands import (
+    AmendOrder,
+    CancelAll,
+    CancelOrder,
+    Command,
+    PlaceOrder,
+    SetLeverage,
+    SetTradingStop,
+)
 from bst.sim.trading_desk import TradingDesk, desk_of
 
 log = structlog.get_logger(__name__)
@@ -60,6 +68,11 @@ JSON = dict[str, Any]
 GENERIC_PARAMS_MSG = "Request parameter error."
 """Bybit's own wording for a 10001 it does not explain."""
 Work = Callable[[MatchingEngine, int], JSON]
+"""A read-only query of one account (uid) on the engine."""
+Action = Work | Command
+"""What a request does: a query (not journaled) or a state-changing command (journaled first)."""
+Prepare = Callable[[str], tuple[Category | None, list[tuple[Category, str]], Action]]
+"""Parse a request's payload into (category for the rate limit, symbols to feed, action)."""
 TRADING_STOP_NUMBER_FIELDS = (
     "takeProfit",
     "stopLoss",
@@ -168,9 +181,12 @@ class TradingRoutes:
         self,
         request: Request,
         endpoint: endpoints.Endpoint,
-        prepare: Callable[[str], tuple[Category | None, list[tuple[Category, str]], Work]],
+        prepare: Prepare,
     ) -> Response:
-        """Authenticate, parse (`prepare` gets the payload), rate-limit, and run the work on the engine."""
+        """Authenticate, parse (`prepare` gets the payload), rate-limit, run the action on the desk.
+
+        The reply leaves only once everything it reflects is durable (`desk.durable`), refusals too.
+        """
         now_ms = self.state.now_ms()
         if endpoint.method == "POST":
             payload = (await request.body()).decode("utf-8", errors="replace")
@@ -178,7 +194,7 @@ class TradingRoutes:
             payload = request.scope.get("query_string", b"").decode("latin-1")
         try:
             uid = self._authenticate(request, payload, now_ms)
-            category, touch, work = prepare(payload)
+            category, touch, action = prepare(payload)
         except _RefusedError as e:
             return error(e.code, str(e), now_ms)
         except ParamError as e:
@@ -193,7 +209,12 @@ class TradingRoutes:
         if not decision.allowed:
             return rate_limited(decision, now_ms)
         try:
-            result = await run_in_threadpool(self.desk.call, lambda engine: work(engine, uid), touch)
+            try:
+                result, lsn = await run_in_threadpool(self._run, uid, action, touch)
+            except (BybitAPIError, ParamError):
+                await self.desk.durable()  # a refusal reflects the state too: say it once that is safe
+                raise
+            await self.desk.durable(lsn)
         except BybitAPIError as e:
             return error(
                 e.ret_code or RetCode.PARAMS_ERROR, e.ret_msg, now_ms, headers=decision.header_dict()
@@ -202,54 +223,44 @@ class TradingRoutes:
             return error(RetCode.PARAMS_ERROR, str(e), now_ms, headers=decision.header_dict())
         return ok(result, now_ms, headers=decision.header_dict())
 
+    def _run(self, uid: int, action: Action, touch: list[tuple[Category, str]]) -> tuple[JSON, int]:
+        if isinstance(action, Command):
+            return self.desk.execute(uid, action, touch)
+        return self.desk.query(lambda engine: action(engine, uid), touch)
+
     # --- order entry --------------------------------------------------------------------------
 
     async def create(self, request: Request) -> Response:
-        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             body = params.decode_body(payload.encode())
             _body_category(body)
             order = decode_order_request(body)
-            return (
-                order.category,
-                [(order.category, order.symbol)],
-                lambda e, uid: encode_ack(e.place_order(uid, order)),
-            )
+            return order.category, [(order.category, order.symbol)], PlaceOrder(order)
 
         return await self._private(request, endpoints.ORDER_CREATE, prepare)
 
     async def amend(self, request: Request) -> Response:
-        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             body = params.decode_body(payload.encode())
             _body_category(body)
             amend = decode_amend_request(body)
-            return (
-                amend.category,
-                [(amend.category, amend.symbol)],
-                lambda e, uid: encode_ack(e.amend_order(uid, amend)),
-            )
+            return amend.category, [(amend.category, amend.symbol)], AmendOrder(amend)
 
         return await self._private(request, endpoints.ORDER_AMEND, prepare)
 
     async def cancel(self, request: Request) -> Response:
-        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             body = params.decode_body(payload.encode())
             category = _body_category(body)
             symbol = params.text(body, "symbol", required=True)
             order_id, link = params.text(body, "orderId"), params.text(body, "orderLinkId")
             kind = params.choice(body, "orderFilter", OrderFilter)
-
-            def work(engine: MatchingEngine, uid: int) -> JSON:
-                ack = engine.cancel_order(
-                    uid, category, symbol, order_id=order_id, order_link_id=link, order_filter=kind
-                )
-                return encode_ack(ack)
-
-            return category, [(category, symbol)], work
+            return category, [(category, symbol)], CancelOrder(category, symbol, order_id, link, kind)
 
         return await self._private(request, endpoints.ORDER_CANCEL, prepare)
 
     async def cancel_all(self, request: Request) -> Response:
-        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             body = params.decode_body(payload.encode())
             category = _body_category(body)
             symbol = params.text(body, "symbol") or None
@@ -260,60 +271,38 @@ class TradingRoutes:
                 stop_type != StopOrderType.STOP or kind is not OrderFilter.STOP_ORDER
             ):
                 raise params.invalid("stopOrderType", "only Stop, with orderFilter StopOrder")
-
-            def work(engine: MatchingEngine, uid: int) -> JSON:
-                acks = engine.cancel_all(
-                    uid,
-                    category,
-                    symbol=symbol,
-                    base_coin=base,
-                    settle_coin=settle,
-                    order_filter=kind,
-                    stop_order_type=stop_type,
-                )
-                return {"list": [encode_ack(a) for a in acks], "success": "1"}
-
-            return category, [(category, symbol)] if symbol else [], work
+            command = CancelAll(category, symbol, base, settle, kind, stop_type)
+            return category, [(category, symbol)] if symbol else [], command
 
         return await self._private(request, endpoints.ORDER_CANCEL_ALL, prepare)
 
     async def set_leverage(self, request: Request) -> Response:
-        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             body = params.decode_body(payload.encode())
             category = _body_category(body, (Category.LINEAR,))
             symbol = params.text(body, "symbol", required=True)
             buy = params.decimal(body.get("buyLeverage"), "buyLeverage")
             sell = params.decimal(body.get("sellLeverage"), "sellLeverage")
-
-            def work(engine: MatchingEngine, uid: int) -> JSON:
-                engine.set_leverage(uid, symbol, buy, sell)
-                return {}
-
-            return category, [(category, symbol)], work
+            return category, [(category, symbol)], SetLeverage(symbol, buy, sell)
 
         return await self._private(request, endpoints.SET_LEVERAGE, prepare)
 
     async def trading_stop(self, request: Request) -> Response:
-        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             body = params.decode_body(payload.encode())
             category = _body_category(body, (Category.LINEAR,))
             symbol = params.text(body, "symbol", required=True)
             check_numbers(body, TRADING_STOP_NUMBER_FIELDS)
             tp = params.optional_decimal(body.get("takeProfit"), "takeProfit")
             sl = params.optional_decimal(body.get("stopLoss"), "stopLoss")
-
-            def work(engine: MatchingEngine, uid: int) -> JSON:
-                engine.set_trading_stop(uid, symbol, take_profit=tp, stop_loss=sl)
-                return {}
-
-            return category, [(category, symbol)], work
+            return category, [(category, symbol)], SetTradingStop(symbol, tp, sl)
 
         return await self._private(request, endpoints.TRADING_STOP, prepare)
 
     # --- queries ------------------------------------------------------------------------------
 
     async def realtime(self, request: Request) -> Response:
-        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             category = category_param(request, _TRADED)
             symbol, base, settle = (text_param(request, n) for n in ("symbol", "baseCoin", "settleCoin"))
             if category is Category.LINEAR and not (symbol or base or settle):
@@ -347,7 +336,7 @@ class TradingRoutes:
     async def history(self, request: Request) -> Response:
         now_ms = self.state.now_ms()
 
-        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             category = category_param(request, _TRADED)
             symbol, base, settle = (text_param(request, n) for n in ("symbol", "baseCoin", "settleCoin"))
             order_id, link = text_param(request, "orderId") or "", text_param(request, "orderLinkId") or ""
@@ -382,7 +371,7 @@ class TradingRoutes:
     async def executions(self, request: Request) -> Response:
         now_ms = self.state.now_ms()
 
-        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             category = category_param(request, _TRADED)
             symbol = text_param(request, "symbol")
             order_id, link = text_param(request, "orderId") or "", text_param(request, "orderLinkId") or ""
@@ -411,7 +400,7 @@ class TradingRoutes:
         return await self._private(request, endpoints.EXECUTION_LIST, prepare)
 
     async def positions(self, request: Request) -> Response:
-        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             category = category_param(request, (Category.LINEAR,))
             symbol, settle = text_param(request, "symbol"), text_param(request, "settleCoin")
             if not (symbol or settle):
@@ -426,7 +415,7 @@ class TradingRoutes:
         return await self._private(request, endpoints.POSITION_LIST, prepare)
 
     async def wallet(self, request: Request) -> Response:
-        def prepare(_: str) -> tuple[None, list[tuple[Category, str]], Work]:
+        def prepare(_: str) -> tuple[None, list[tuple[Category, str]], Action]:
             account_type = text_param(request, "accountType", required=True)
             if account_type != "UNIFIED":
                 raise ParamError("accountType only support UNIFIED")
@@ -440,7 +429,7 @@ class TradingRoutes:
         return await self._private(request, endpoints.WALLET_BALANCE, prepare)
 
     async def fee_rate(self, request: Request) -> Response:
-        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Work]:
+        def prepare(_: str) -> tuple[Category, list[tuple[Category, str]], Action]:
             category = category_param(request, _TRADED, default=Category.LINEAR)
             symbol = text_param(request, "symbol")
 

@@ -30,6 +30,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from bst.bybit import endpoints
 from bst.bybit.codec.ws_private import PrivateItem, encode_private_message, event_items
 from bst.bybit.signing import ws_auth_signature
 from bst.domain.market import Category
@@ -40,7 +41,7 @@ from bst.sim.state import SimState
 from bst.sim.trading_desk import TradingDesk, desk_of
 from bst.sim.ws_hub import StreamHub, StreamSession, admin_body, hub_of, serve, topic_args
 
-WS_PATH = "/v5/private"
+WS_PATH = endpoints.PRIVATE_WS_PATH
 ADMIN_PATH = "/sim/ws/private"
 POLL_S = 0.05
 ALL_IN_ONE = ("order", "execution", "position", "wallet")

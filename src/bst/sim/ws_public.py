@@ -32,6 +32,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from bst.bybit import endpoints
 from bst.bybit.codec.ws_public import (
     MAX_ARGS_CHARS_PER_CONNECTION,
     SPOT_MAX_ARGS_PER_REQUEST,
@@ -48,7 +49,7 @@ from bst.sim.state import SimState
 from bst.sim.ws_hub import StreamHub, StreamSession, admin_body, hub_of, serve, topic_args
 from bst.sim.ws_streams import BookStream, KlineStream, TickerStream, TopicStream, TradeStream
 
-WS_PATH = "/v5/public/{channel}"
+WS_PATH = endpoints.PUBLIC_WS_PATH
 ADMIN_PATH = "/sim/ws"
 MAX_DELAY_MS = 60_000
 MAX_SKIPPED_DELTAS = 1_000_000
@@ -247,7 +248,7 @@ class _Session(StreamSession):
 
 
 async def _serve(hub: PublicStreams, websocket: WebSocket) -> None:
-    category = CHANNELS.get(str(websocket.path_params.get("channel", "")))
+    category = CHANNELS.get(str(websocket.path_params.get("category", "")))
     if category is None:
         await websocket.close(code=1008, reason="unknown public channel")
         return

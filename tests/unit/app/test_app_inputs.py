@@ -175,6 +175,7 @@ def test_sim_options_become_the_sim_config() -> None:
             api_secrets=("x", "y"),
             balances=("5", "7"),
             order_latency_ms=3,
+            snapshot_every_s=2.5,
         )
     )
     config = launch.config
@@ -184,6 +185,7 @@ def test_sim_options_become_the_sim_config() -> None:
     assert launch.clock.now_ms() == 1_717_243_200_000
     assert [(a.api_key, a.balances["USDT"]) for a in launch.trading.accounts] == [("a", 5), ("b", 7)]
     assert launch.trading.latency_ms == 3
+    assert launch.trading.save_every_s == 2.5
     assert "y-secret" not in repr(SimOptions(api_keys=("a",), api_secrets=("y-secret",), admin_token="t0k"))
     assert "t0k" not in repr(SimOptions(admin_token="t0k"))
 

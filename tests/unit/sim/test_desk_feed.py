@@ -21,6 +21,7 @@ from bst.sim.desk_feed import BOOK_DEPTH, BOOK_REFRESH_MS, CATCH_UP_LIMIT_MS, sy
 from bst.sim.generator import MarketGenerator
 from bst.sim.state import SimConfig, SimState
 from bst.sim.tickers import FUNDING_PERIOD_MS, funding_rate
+from bst.sim.trading_commands import PlaceOrder
 from bst.sim.trading_desk import ApiAccount, TradingConfig, TradingDesk, spec_for
 
 D = Decimal
@@ -103,7 +104,7 @@ def _desk(clock: ManualClock) -> TradingDesk:
 
 
 def _place(desk: TradingDesk, uid: int, request: OrderRequest, touched: list[Key]) -> None:
-    desk.call(lambda engine: engine.place_order(uid, request), touched)
+    desk.execute(uid, PlaceOrder(request), touched)
 
 
 def _requests(gen: MarketGenerator) -> list[OrderRequest]:
