@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from backtestkit import Script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -247,3 +248,22 @@ def test_thinned_lines_keep_their_ends_and_extremes(values: list[float]) -> None
     assert thin_v.min() == array.min()
     assert (thin_t[0], thin_t[-1]) == (0, len(values) - 1)
     assert np.all(np.diff(thin_t) > 0)
+
+
+def test_an_order_book_run_draws_its_price_line_from_the_engine_at_each_equity_sample(
+    shared_dir: Path,
+) -> None:
+    script = Script(book_steps={0: lambda ctx: ctx.buy(Decimal(10))}, book_depth=500, interval=None)
+    path = shared_dir / "data" / "nautilus_bybit_xrpusdt-ob500_2024-12-01.data.zip"
+    result = run(script, "XRPUSDT", recordings=[path], config=BacktestConfig(cash=Decimal(100_000)))
+    assert result.info.interval is None
+    prices = result.prices
+    assert list(prices["symbol"].unique()) == ["XRPUSDT"]
+    assert len(prices) == len(result.equity)  # one price per equity sample
+    assert (prices["time"].to_numpy() == result.equity.index.to_numpy()).all()
+    _, symbol = _figures(render_report(result))
+    traces = {t["name"]: t for t in symbol["figure"]["data"]}  # type: ignore[index]
+    line = traces["XRPUSDT price"]
+    assert line["type"] == "scatter"
+    assert line["y"] == pytest.approx(prices["close"].tolist())
+    assert len(traces["long entry"]["x"]) == len(result.trades) == 1
