@@ -24,7 +24,14 @@ import pandas as pd
 from bst.backtest.candles import CandleSeries
 from bst.backtest.result import PRICE_COLUMNS
 
-__all__ = ["MAX_DRAWN_BARS", "PriceRecorder", "candle_prices", "empty_prices", "merge_prices"]
+__all__ = [
+    "MAX_DRAWN_BARS",
+    "PriceRecorder",
+    "candle_prices",
+    "describe_coverage",
+    "empty_prices",
+    "merge_prices",
+]
 
 MAX_DRAWN_BARS = 4000
 """Bars drawn per symbol at most (candles are grouped, sampled prices merged, beyond it)."""
@@ -158,3 +165,28 @@ def merge_prices(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return empty_prices()
     return pd.concat(parts, ignore_index=True)[list(PRICE_COLUMNS)]
+
+
+def _utc(ts_ms: int) -> str:
+    return pd.Timestamp(ts_ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
+def describe_coverage(series: CandleSeries) -> str:
+    """Return the data range of a symbol's candles and its gaps (missing bars), in one line."""
+    times = np.asarray(series.open_time_ms, dtype="int64")
+    name = f"{series.symbol}: bars of interval {series.interval.value}"
+    if len(times) == 0:
+        return f"{name}: none"
+    line = f"{name} from {_utc(int(times[0]))} to {_utc(int(times[-1]))} (bar opens), {len(times):,} bars"
+    step = series.interval.fixed_ms
+    if step is None or len(times) < 2:
+        return line  # monthly bars have no fixed length to find gaps by
+    missing = np.diff(times) // step - 1
+    gaps = np.flatnonzero(missing > 0)
+    if len(gaps) == 0:
+        return f"{line}, no gaps"
+    widest = int(gaps[np.argmax(missing[gaps])])
+    return (
+        f"{line}, {int(missing[gaps].sum()):,} bars missing in {len(gaps):,} gaps "
+        f"(the widest: {int(missing[widest]):,} bars after {_utc(int(times[widest]))})"
+    )

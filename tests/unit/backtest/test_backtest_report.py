@@ -20,7 +20,7 @@ from bst.backtest.candles import CandleSeries
 from bst.backtest.charts import LINE_POINTS, thin_line
 from bst.backtest.config import BacktestConfig
 from bst.backtest.metrics import METRICS
-from bst.backtest.prices import PriceRecorder, candle_prices
+from bst.backtest.prices import PriceRecorder, candle_prices, describe_coverage
 from bst.backtest.report import REPORT_NAME, plotly_js, render_report, write_report
 from bst.backtest.result import BacktestResult, RunInfo
 from bst.backtest.runs import load_run, save_run
@@ -267,3 +267,22 @@ def test_an_order_book_run_draws_its_price_line_from_the_engine_at_each_equity_s
     assert line["type"] == "scatter"
     assert line["y"] == pytest.approx(prices["close"].tolist())
     assert len(traces["long entry"]["x"]) == len(result.trades) == 1
+
+
+def test_the_data_coverage_names_the_range_and_the_gaps() -> None:
+    opens = [0, 1, 2, 5, 6, 7, 8, 20]  # 2 bars missing after bar 2, 11 after bar 8
+    times = T0 + np.asarray(opens, dtype="int64") * MINUTE_MS
+    ones = [1.0] * len(opens)
+    series = CandleSeries(Category.LINEAR, "X", Interval.M1, times, ones, ones, ones, ones, ones, "t")
+    assert describe_coverage(series) == (
+        "X: bars of interval 1 from 2024-01-01 00:00 UTC to 2024-01-01 00:20 UTC (bar opens), 8 bars, "
+        "13 bars missing in 2 gaps (the widest: 11 bars after 2024-01-01 00:08 UTC)"
+    )
+    whole = CandleSeries(Category.LINEAR, "X", Interval.M1, times[:3], *([ones[:3]] * 5), "t")
+    assert describe_coverage(whole).endswith("3 bars, no gaps")
+
+
+def test_the_report_prints_the_data_range_and_gaps(goog: BacktestResult) -> None:
+    (line,) = [i for i in goog.info.inputs if "missing" in i]
+    assert line.startswith("GOOG: bars of interval D from 2004-08-19 00:00 UTC to 2013-03-01 00:00 UTC")
+    assert html.escape(line) in render_report(goog)
