@@ -20,7 +20,7 @@ from bst.domain.errors import ConfigError, InvalidNumberError, OrderValidationEr
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category, Interval, Side, Ticker
 from bst.domain.numbers import parse_decimal
-from bst.domain.order_rules import check_price, check_qty, prepare_order
+from bst.domain.order_rules import check_price, check_qty, check_tpsl, prepare_order
 from bst.domain.orderbook import OrderBook
 from bst.domain.orders import AmendRequest, OrderRequest, OrderType, TimeInForce
 from bst.domain.portfolio import CoinBalance, Position, WalletBalance
@@ -256,11 +256,16 @@ class Context:
         if price is not None:
             rounding = ROUND_DOWN if state.side is Side.BUY else ROUND_UP
             new_price = instrument.round_price(_decimal(price, "price"), rounding)
+        take = _decimal(take_profit, "take_profit") if take_profit is not None else None
+        stop = _decimal(stop_loss, "stop_loss") if stop_loss is not None else None
         violation = None
         if new_qty is not None:
             violation = check_qty(instrument, new_qty, market=state.order_type is OrderType.MARKET)
         if violation is None and new_price is not None:
             violation = check_price(instrument, new_price)
+        if violation is None:
+            base = new_price if new_price is not None else state.price
+            violation = check_tpsl(instrument, state.side, base, take, stop)
         if violation is not None:
             raise OrderValidationError(
                 f"amend of {order_link_id} refused before sending: {violation.describe()}"
@@ -271,8 +276,8 @@ class Context:
             order_link_id=order_link_id,
             qty=new_qty,
             price=new_price,
-            take_profit=_decimal(take_profit, "take_profit") if take_profit is not None else None,
-            stop_loss=_decimal(stop_loss, "stop_loss") if stop_loss is not None else None,
+            take_profit=take,
+            stop_loss=stop,
         )
         self._queue.append(AmendIntent(request, self._now_ms, self._trace_id))
         return order_link_id

@@ -19,8 +19,8 @@ Definitions (n = period):
 - VWAP: sum(price x volume) / sum(volume) over the last n updates, or since the last `reset()` with
   n None; None while the window's volume is 0. Feed it the typical price (h + l + c) / 3 per bar.
 
-Running sums are compensated (Neumaier) and rebuilt exactly every n updates, so a million updates
-drift no further than n do.
+Running sums are compensated (Neumaier) and re-anchored on the exactly rounded sum every n updates,
+so a million updates drift no further than n do.
 """
 
 from __future__ import annotations
@@ -80,9 +80,13 @@ class _WindowSum:
             self._add(-values.popleft())
         self._since_rebuild += 1
         if self._since_rebuild >= self.n:
-            self._sum, self._comp, self._since_rebuild = math.fsum(values), 0.0, 0
+            # Re-anchor on the exactly rounded sum, keeping its rounding residual as the
+            # compensation: one float alone would drop the digits a later removal uncovers.
+            total = math.fsum(values)
+            self._sum, self._comp, self._since_rebuild = total, math.fsum([*values, -total]), 0
 
     def _add(self, x: float) -> None:
+        """Add `x` to the sum with Neumaier's compensation."""
         total = self._sum + x
         if abs(self._sum) >= abs(x):
             self._comp += (self._sum - total) + x
@@ -111,7 +115,7 @@ class SMA:
         """Add a value; return the mean of the last n (None before n values)."""
         window = self._window
         window.push(x)
-        self.value = window.total / self.n if window.full else None
+        self.value = window.total / self.n if len(window.values) == self.n else None
         return self.value
 
 

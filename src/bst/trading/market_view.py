@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import overload
 
 import numpy as np
@@ -174,10 +175,10 @@ class BarWindow(Sequence[Bar]):
         """Return the base-coin volumes of the last `n` bars as floats, oldest first."""
         return self._column(lambda b: b.volume, n)
 
-    def _column(self, pick: Callable[[Bar], object], n: int | None) -> FloatArray:
+    def _column(self, pick: Callable[[Bar], Decimal], n: int | None) -> FloatArray:
         count = len(self._bars) if n is None else max(0, min(n, len(self._bars)))
         start = len(self._bars) - count
-        values = (float(pick(self._bars[i])) for i in range(start, len(self._bars)))  # type: ignore[arg-type]
+        values = (float(pick(self._bars[i])) for i in range(start, len(self._bars)))
         return np.fromiter(values, dtype=np.float64, count=count)
 
 

@@ -31,6 +31,7 @@ from bst.domain.orders import (
     Execution,
     Order,
     OrderAck,
+    OrderFilter,
     OrderRequest,
     OrderStatus,
     OrderType,
@@ -169,7 +170,13 @@ class PaperVenue:
         return OrderAck(order.order_id, order.order_link_id)
 
     async def cancel_order(
-        self, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
+        self,
+        category: Category,
+        symbol: str,
+        *,
+        order_id: str = "",
+        order_link_id: str = "",
+        order_filter: OrderFilter | None = None,
     ) -> OrderAck:
         self.calls.append(f"cancel {order_link_id}")
         order = self._open(order_link_id)

@@ -144,6 +144,15 @@ def test_vwap_restarts_at_reset_and_waits_for_volume() -> None:
     assert vwap.update(30.0, 2.0) == 30.0
 
 
+def test_a_huge_value_leaving_the_window_uncovers_no_rounding_error() -> None:
+    # Found by hypothesis: the sum of the window [741456^2, 0.984...] rounded to one float, and
+    # once the huge value left, the rest was off by 3e-5.
+    values = [741456.0, 0.9921875, 1.0]
+    vwap = ind.VWAP(2)
+
+    assert [vwap.update(v, v) for v in values][-1] == pytest.approx((0.9921875**2 + 1) / 1.9921875, rel=1e-15)
+
+
 def test_a_million_updates_do_not_drift(shared_dir: Path) -> None:
     # Prices near 40,000 with cent-sized moves: the regime where a plain running sum loses digits.
     minute = pd.read_csv(shared_dir / "data" / "nautilus_ftx_btc-perp_1m_20211231-20220201.csv")

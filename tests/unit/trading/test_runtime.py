@@ -504,3 +504,33 @@ async def test_lifecycle_and_configuration_errors_are_one_line() -> None:
     spot = dataclasses.replace(linear_instrument(), category=Category.SPOT)
     with pytest.raises(ConfigError, match=r"^the instrument given for BTCUSDT is spot BTCUSDT$"):
         StrategyRuntime(Script(), RuntimeConfig(LINEAR, (SYMBOL,)), [spot], policy)
+
+
+async def test_an_amendment_is_rounded_and_checked_like_an_order() -> None:
+    refusals: list[str] = []
+
+    def place(ctx: Context, _: object) -> None:
+        ctx.buy(Decimal("0.01"), Decimal("90"))
+
+    def amend(ctx: Context, _: object) -> None:
+        for change in ({"stop_loss": Decimal("95")}, {"qty": Decimal("0.0001")}, {}):
+            try:
+                ctx.amend("t-1", **change)
+            except OrderValidationError as e:
+                refusals.append(str(e))
+        ctx.amend("t-1", qty=0.0209, price=Decimal("91.07"), take_profit=Decimal("99"))
+
+    driver = Driver(Script(on_start=place, on_bar=amend))
+    driver.venue.mark(SYMBOL, Decimal(100), START_MS)
+    await driver.start()
+    await driver.feed(klines([100]))
+
+    assert refusals == [
+        "amend of t-1 refused before sending: stop loss 95 of a buy must be below 90.0",
+        "amend of t-1 refused before sending: quantity must be a positive number, got 0.000",
+        "amend of t-1 changes nothing: give qty, price, TP or SL",
+    ]
+    amended = driver.results[-1].intent
+    assert amended.request.qty == Decimal("0.020")  # type: ignore[union-attr]
+    assert amended.request.price == Decimal("91.0")  # type: ignore[union-attr]
+    assert amended.request.take_profit == Decimal("99")  # type: ignore[union-attr]
