@@ -270,9 +270,17 @@ def _period_returns(equity: pd.DataFrame, settings: MetricSettings) -> tuple[pd.
         median = float(np.median(spacing))
         if median > period_ms:  # sparser samples than the period (weekly bars): use their spacing
             period_ms = int(median)
-            label = f"{period_ms / _DAY_MS:g}D" if period_ms % 3_600_000 == 0 else f"{period_ms} ms"
+            label = _length_text(period_ms)
     returns = resampled.pct_change().dropna()
     return returns, _YEAR_MS / period_ms, label
+
+
+def _length_text(ms: int) -> str:
+    """Return a length in the largest whole unit: 7D, 8h, 15min or 1500ms."""
+    for unit, size in (("D", _DAY_MS), ("h", 3_600_000), ("min", 60_000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
 
 
 def _geometric_mean(returns: np.ndarray) -> float | None:

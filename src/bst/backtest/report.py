@@ -100,8 +100,9 @@ def _iso(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _signed_class(kind_money: bool, value: Any) -> str:
-    if not kind_money or value is None:
+def _signed_class(signed: bool, value: Any) -> str:
+    """Return the CSS class colouring a signed amount (none for other values)."""
+    if not signed or value is None:
         return ""
     try:
         number = float(value)

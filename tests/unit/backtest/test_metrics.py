@@ -267,3 +267,11 @@ def test_drawdown_properties_hold_for_any_curve(values: list[float]) -> None:
     deepest = max((d for _, _, d in periods), default=0.0)
     peak = np.maximum.accumulate(values)
     assert deepest == pytest.approx(float(np.max(1 - np.array(values) / peak)))
+
+
+def test_eight_hour_samples_name_their_period_in_hours() -> None:
+    m = _metrics(
+        _ledger(_equity([100.0, 101.0, 100.5, 102.0, 101.0], step_ms=8 * 3_600_000)),
+        settings=MetricSettings("1h"),
+    )
+    assert m["returns_period"] == "8h"
