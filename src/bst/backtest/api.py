@@ -88,6 +88,8 @@ async def run_async(
 
     Bad input raises ConfigError with one line (unknown strategy or parameter, missing data, a
     symbol without data, since not before until...); a failing strategy raises StrategyError.
+    The run is CPU-bound and reads files: it awaits only the strategy's order round trips, so a
+    process that must stay responsive (the service) runs it in a worker process.
     """
     config = config or BacktestConfig()
     cat = category if isinstance(category, Category) else Category.parse(category)
