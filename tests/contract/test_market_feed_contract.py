@@ -31,6 +31,7 @@ from bst.domain.events import (
 from bst.domain.market import Interval
 from bst.domain.orderbook import ApplyResult
 from bst.domain.ports import MarketChannel, MarketSubscription
+from bst.sim.tape import prints
 from bst.sim.tickers import ticker_snapshot
 
 WAIT_S = 30.0  # a safety net for a loaded machine; the events normally arrive in milliseconds
@@ -61,8 +62,8 @@ async def events_until(venue: MarketVenue, done: Callable[[list[MarketEvent]], b
 
 async def test_book_and_trades_arrive_in_time_order_and_match_the_market(market: MarketVenue) -> None:
     start, gen = market.start_ms, market.generator
-    end = start + 20_000  # the generated BTCUSDT trades about every 5 s
-    truth_trades = gen.trades(SYMBOL, start + 1, end)
+    end = start + 20_000
+    truth_trades = prints(gen, SYMBOL, start + 1, end)  # the public tape: the generator's trades as printed
     truth_book = gen.book_snapshot(SYMBOL, end, 50)
     books = BookSet()
 
@@ -159,7 +160,7 @@ async def test_subscriptions_no_venue_offers_are_refused_and_the_feed_works_on(m
     market.run(10.0)
     events = await events_until(market, lambda seen: True)
 
-    first = market.generator.trades(SYMBOL, market.start_ms + 1, market.start_ms + 10_000)[0]
+    first = prints(market.generator, SYMBOL, market.start_ms + 1, market.start_ms + 10_000)[0]
     assert isinstance(events[0], TradesUpdate)
     assert events[0].trades[0] == first
 

@@ -18,6 +18,7 @@ from bst.domain.market import Category
 from bst.domain.ports import MarketChannel, MarketSubscription
 from bst.exchange.market_feed import PublicMarketFeed
 from bst.exchange.ws_public import PublicStreamConfig, SubscriptionError
+from bst.sim.tape import prints
 from bst.sim.ws_public import streams_of
 
 WAIT_S = 30.0
@@ -33,7 +34,7 @@ async def test_two_categories_get_a_stream_each_and_one_merged_iteration(sim: An
     start = sim.clock.now_ms()
     feed = PublicMarketFeed(PublicStreamConfig(sim.ws_url, Category.LINEAR, seed=3), clock=ManualClock(start))
     truth = {
-        category: sim.generator.trades(SYMBOL, start + 1, start + 20_000, category=category)
+        category: prints(sim.generator, SYMBOL, start + 1, start + 20_000, category=category)
         for category in (Category.LINEAR, Category.SPOT)
     }
     got: dict[Category, list[Any]] = {Category.LINEAR: [], Category.SPOT: []}
@@ -71,4 +72,4 @@ async def test_a_topic_the_venue_refuses_raises_and_the_accepted_ones_keep_flowi
     assert isinstance(refused.value, BybitInvalidParameterError)
     assert list(refused.value.failures) == ["publicTrade.NOSUCHUSDT"]
     assert isinstance(first, TradesUpdate)
-    assert first.trades[0] == sim.generator.trades(SYMBOL, start + 1, start + 10_000)[0]
+    assert first.trades[0] == prints(sim.generator, SYMBOL, start + 1, start + 10_000)[0]

@@ -11,6 +11,7 @@ from pybit.unified_trading import HTTP
 
 from bst.domain.market import Category, Interval
 from bst.sim.faults import FaultConfig
+from bst.sim.tape import recent_prints
 
 NOW = 1_717_243_230_500
 HOUR = 3_600_000
@@ -67,7 +68,7 @@ def test_pybit_reads_tickers_orderbook_and_trades(sim: Any) -> None:
     assert book["result"]["b"] == [[str(p), str(q)] for p, q in snapshot.bids]
     assert book["result"]["a"] == [[str(p), str(q)] for p, q in snapshot.asks]
     assert ticker["bid1Price"] == f"{snapshot.bids[0][0]:.2f}"
-    expected = gen.recent_trades("BTCUSDT", NOW, 3)
+    expected = recent_prints(gen, "BTCUSDT", NOW, 3, category=Category.LINEAR)
     assert [t["execId"] for t in trades["result"]["list"]] == [t.trade_id for t in reversed(expected)]
     assert [t["price"] for t in trades["result"]["list"]] == [str(t.price) for t in reversed(expected)]
 

@@ -14,6 +14,7 @@ from bst.bybit.codec.market import parse_klines, parse_orderbook, parse_recent_t
 from bst.domain.market import MINUTE_MS, Category, Interval
 from bst.sim.catalog import utc_ms
 from bst.sim.columns import PriceKind
+from bst.sim.tape import recent_prints
 
 NOW = 1_717_243_230_500
 HOUR = 3_600_000
@@ -235,7 +236,7 @@ def test_tickers_orderbook_and_trades_agree_with_the_generator(sim: Any) -> None
     assert book == gen.book_snapshot("ETHUSDT", NOW, 50)
     assert len(book.bids) == 50
     assert len(trades) == 500
-    assert trades == gen.recent_trades("ETHUSDT", NOW, 500)
+    assert trades == recent_prints(gen, "ETHUSDT", NOW, 500, category=Category.LINEAR)  # the public tape
     assert ticker.low_price_24h <= ticker.last_price <= ticker.high_price_24h
     assert [t["symbol"] for t in all_linear] == ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"]
 

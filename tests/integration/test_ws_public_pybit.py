@@ -8,6 +8,8 @@ from typing import Any
 
 from pybit.unified_trading import WebSocket
 
+from bst.sim.tape import prints
+
 SYMBOL = "BTCUSDT"
 
 
@@ -30,7 +32,7 @@ def test_pybit_websocket_follows_the_sim(sim: Any) -> None:
     start = sim.clock.now_ms()
     target = start + 20_000
     truth = sim.generator.book_snapshot(SYMBOL, target, 50)
-    trades = sim.generator.trades(SYMBOL, start + 1, target)
+    trades = prints(sim.generator, SYMBOL, start + 1, target)
     assert trades
     lock = threading.Lock()
     book_messages: list[dict[str, Any]] = []

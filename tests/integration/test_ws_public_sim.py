@@ -13,6 +13,7 @@ from bst.domain.events import BookUpdate, KlineUpdate, MarketEvent, TickerUpdate
 from bst.domain.market import Category, Interval
 from bst.domain.orderbook import OrderBook
 from bst.exchange.ws_public import PublicStream, PublicStreamConfig, SubscriptionError
+from bst.sim.tape import prints
 from bst.sim.ws_public import PublicStreams, streams_of
 
 SYMBOL = "BTCUSDT"
@@ -69,7 +70,7 @@ async def test_subscribe_and_follow_the_generators_market(sim: Any, stream: Publ
     assert book_equals_generator(sim, book, start)
     sim.clock.advance(20.0)
     target = start + 20_000
-    trades = sim.generator.trades(SYMBOL, start + 1, target)
+    trades = prints(sim.generator, SYMBOL, start + 1, target)
     assert len(trades) >= 2
     seen = await until_event(
         stream,

@@ -56,6 +56,9 @@ class RateGroup(StrEnum):
     POSITION_QUERY = "position_query"
     ACCOUNT_QUERY = "account_query"
     POSITION_SET = "position_set"
+    ORDER_CREATE_BATCH = "order_create_batch"
+    ORDER_AMEND_BATCH = "order_amend_batch"
+    ORDER_CANCEL_BATCH = "order_cancel_batch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,38 @@ SET_LEVERAGE = Endpoint("POST", "/v5/position/set-leverage", RateGroup.POSITION_
 TRADING_STOP = Endpoint("POST", "/v5/position/trading-stop", RateGroup.POSITION_SET, True)
 WALLET_BALANCE = Endpoint("GET", "/v5/account/wallet-balance", RateGroup.ACCOUNT_QUERY, True)
 FEE_RATE = Endpoint("GET", "/v5/account/fee-rate", RateGroup.ACCOUNT_QUERY, True)
+ORDER_CREATE_BATCH = Endpoint("POST", "/v5/order/create-batch", RateGroup.ORDER_CREATE_BATCH, True)
+ORDER_AMEND_BATCH = Endpoint("POST", "/v5/order/amend-batch", RateGroup.ORDER_AMEND_BATCH, True)
+ORDER_CANCEL_BATCH = Endpoint("POST", "/v5/order/cancel-batch", RateGroup.ORDER_CANCEL_BATCH, True)
+CLOSED_PNL = Endpoint("GET", "/v5/position/closed-pnl", RateGroup.POSITION_QUERY, True)
+SWITCH_POSITION_MODE = Endpoint("POST", "/v5/position/switch-mode", RateGroup.POSITION_SET, True)
+SET_MARGIN_MODE = Endpoint("POST", "/v5/account/set-margin-mode", RateGroup.POSITION_SET, True)
+ACCOUNT_INFO = Endpoint("GET", "/v5/account/info", RateGroup.ACCOUNT_QUERY, True)
+TRANSACTION_LOG = Endpoint("GET", "/v5/account/transaction-log", RateGroup.ACCOUNT_QUERY, True)
+COINS_BALANCE = Endpoint(
+    "GET", "/v5/asset/transfer/query-account-coins-balance", RateGroup.ACCOUNT_QUERY, True
+)
+API_KEY_INFO = Endpoint("GET", "/v5/user/query-api", RateGroup.ACCOUNT_QUERY, True)
+FUNDING_HISTORY = Endpoint("GET", "/v5/market/funding/history", RateGroup.PUBLIC, False)
+OPEN_INTEREST = Endpoint("GET", "/v5/market/open-interest", RateGroup.PUBLIC, False)
+RISK_LIMIT = Endpoint("GET", "/v5/market/risk-limit", RateGroup.PUBLIC, False)
+
+BATCH_MAX_ITEMS: dict[Category, int] = {
+    Category.LINEAR: 20,
+    Category.INVERSE: 20,
+    Category.OPTION: 20,
+    Category.SPOT: 10,
+}
+"""The most orders one batch create/amend/cancel request may carry."""
+FUNDING_HISTORY_MAX_LIMIT = 200
+OPEN_INTEREST_MAX_LIMIT = 200
+OPEN_INTEREST_DEFAULT_LIMIT = 50
+CLOSED_PNL_MAX_LIMIT = 100
+CLOSED_PNL_DEFAULT_LIMIT = 50
+TRANSACTION_LOG_MAX_LIMIT = 50
+TRANSACTION_LOG_DEFAULT_LIMIT = 20
+RISK_LIMIT_PAGE = 15
+"""Symbols per page of `/v5/market/risk-limit` without a symbol (Bybit pages linear by 15)."""
 
 # Per-UID per-second limits of the default tier for linear/inverse (spot where it differs is
 # handled by the caller); public endpoints only have the IP limit.
@@ -101,7 +136,11 @@ UID_LIMITS_PER_S: dict[RateGroup, int] = {
     RateGroup.POSITION_QUERY: 50,
     RateGroup.ACCOUNT_QUERY: 50,
     RateGroup.POSITION_SET: 10,
+    RateGroup.ORDER_CREATE_BATCH: 10,
+    RateGroup.ORDER_AMEND_BATCH: 10,
+    RateGroup.ORDER_CANCEL_BATCH: 10,
 }
+"""Batch groups count each order of a batch (not each request), from their own budget."""
 
 KLINE_CATEGORIES = frozenset({Category.SPOT, Category.LINEAR, Category.INVERSE})
 ALL_INTERVALS = tuple(Interval)
@@ -129,6 +168,19 @@ _BY_PATH: dict[str, Endpoint] = {
         TRADING_STOP,
         WALLET_BALANCE,
         FEE_RATE,
+        ORDER_CREATE_BATCH,
+        ORDER_AMEND_BATCH,
+        ORDER_CANCEL_BATCH,
+        CLOSED_PNL,
+        SWITCH_POSITION_MODE,
+        SET_MARGIN_MODE,
+        ACCOUNT_INFO,
+        TRANSACTION_LOG,
+        COINS_BALANCE,
+        API_KEY_INFO,
+        FUNDING_HISTORY,
+        OPEN_INTEREST,
+        RISK_LIMIT,
     )
 }
 

@@ -10,9 +10,11 @@ execId) and keep the newest state (orders by filled quantity and update time, po
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 from bst.domain.events import Received
+from bst.domain.market import Category, Side
 from bst.domain.orders import Execution, Order
 from bst.domain.portfolio import Position, WalletBalance
 
@@ -93,3 +95,25 @@ AccountStateEvent = OrdersEvent | ExecutionsEvent | PositionsEvent | WalletsEven
 
 AccountEvent = AccountStateEvent | ResyncEvent
 """Anything the private stream delivers."""
+
+
+@dataclass(frozen=True, slots=True)
+class FastExecution:
+    """One fill as the low-latency `execution.fast` topic reports it: trades only, no fee or PnL.
+
+    Maker fills always carry an empty `order_link_id` there. The full record (fee, closed size)
+    follows on the `execution` topic (the private stream reads a fast message as an
+    `ExecutionsEvent` whose fills have no fee and `exec_type` UNKNOWN).
+    """
+
+    category: Category
+    symbol: str
+    exec_id: str
+    order_id: str
+    order_link_id: str
+    side: Side
+    exec_price: Decimal
+    exec_qty: Decimal
+    is_maker: bool
+    exec_time_ms: int
+    seq: int

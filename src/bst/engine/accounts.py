@@ -32,6 +32,7 @@ from bst.domain.portfolio import (
     unrealised_pnl,
 )
 from bst.engine.config import FeeSchedule, SymbolSpec
+from bst.engine.ledger import AccountBooks
 from bst.engine.working import WorkingOrder
 
 COLLATERAL_COINS = ("USDC", "USDT")
@@ -151,6 +152,7 @@ class Account:
     """One user: balances, positions, leverage, orders and history."""
 
     __slots__ = (
+        "books",
         "closed",
         "coins",
         "default_leverage",
@@ -182,6 +184,8 @@ class Account:
         self.closed: dict[str, Order] = {}
         """Final snapshots of closed orders by orderId, oldest first."""
         self.executions: list[Execution] = []
+        self.books = AccountBooks()
+        """Transaction log and closed-PnL records (`bst.engine.ledger`)."""
 
     def coin(self, name: str) -> CoinState:
         """Return the coin's state, creating an empty one."""

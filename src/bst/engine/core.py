@@ -5,9 +5,10 @@ Feed it market data (`apply(event)` with the domain's market events, e.g. throug
 `on_funding_rate` are shorthands over the same handlers) and time (`advance_time`); send it
 requests (`place_order`, `amend_order`, `cancel_order`, `cancel_all`, `set_leverage`,
 `set_trading_stop`); read state back (`get_order`, `open_orders`, `closed_orders`, `executions`,
-`positions`, `wallet`, `fee_rates`) and drain the event outbox (`drain_events`). Refused requests
-raise the same `BybitAPIError` subclasses the live client raises, carrying Bybit's retCode, so
-callers handle both venues alike.
+`positions`, `wallet`, `fee_rates`; the books and settings of `bst.engine.account_views`:
+`closed_pnl`, `transaction_log`, `account_info`, `risk_limits`) and drain the event outbox
+(`drain_events`). Refused requests raise the same `BybitAPIError` subclasses the live client
+raises, carrying Bybit's retCode, so callers handle both venues alike.
 
 Time only moves forward: every input carries its timestamp and first advances the engine's clock,
 which processes due latency arrivals and funding settlements (00/08/16 UTC for 8 h symbols) in
@@ -39,6 +40,7 @@ from bst.domain.orders import (
 )
 from bst.domain.portfolio import FeeRate, Position, WalletBalance
 from bst.engine import state as persist
+from bst.engine.account_views import AccountViews
 from bst.engine.accounts import (
     Account,
     margin_summary,
@@ -49,6 +51,7 @@ from bst.engine.conditional import check_amend, prepare_trigger
 from bst.engine.config import EngineConfig, FeeSchedule, SymbolSpec
 from bst.engine.events import AccountMessage
 from bst.engine.ids import IdFactory
+from bst.engine.ledger import record_transfer
 from bst.engine.market_input import MarketInput
 from bst.engine.matching import Matcher
 from bst.engine.positions import change_leverage, change_trading_stop
@@ -80,7 +83,7 @@ class MarketState:
     best_ask: Decimal | None
 
 
-class MatchingEngine:
+class MatchingEngine(AccountViews):
     """A Bybit-like exchange for linear USDT perpetuals (one-way) and spot, matched against a feed."""
 
     def __init__(self, config: EngineConfig | None = None) -> None:
@@ -133,11 +136,15 @@ class MatchingEngine:
         if uid in venue.accounts:
             raise ConfigError(f"account {uid} already exists")
         account = Account(uid, fees or venue.config.fees, venue.config.default_leverage)
-        venue.accounts[uid] = account
         for coin, amount in (balances or {}).items():
             if amount < 0:
                 raise ConfigError(f"opening balance of {coin} must not be negative, got {amount}")
+        venue.accounts[uid] = account
+        account.books.opened_ms = venue.now_ms
+        for coin, amount in (balances or {}).items():
             account.coin(coin).wallet += amount
+            if amount > 0:
+                record_transfer(account, coin, amount, venue.now_ms, venue.config.max_executions)
         return uid
 
     @property
@@ -162,6 +169,7 @@ class MatchingEngine:
             raise ConfigError(f"deposit must be positive, got {amount}")
         account = self._account(uid)
         account.coin(coin).wallet += amount
+        record_transfer(account, coin, amount, self._venue.now_ms, self._venue.config.max_executions)
         self._venue.touch(uid)
         self._venue.flush()
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from bst.domain.market import Category, Side
 from bst.domain.orders import ExecType, Execution, OrderType
 from bst.domain.portfolio import funding_fee
+from bst.engine.ledger import record_funding
 from bst.engine.venue import SymbolState, Venue
 
 _ZERO = Decimal(0)
@@ -62,5 +63,6 @@ def settle_funding(venue: Venue, sym: SymbolState, at_ms: int) -> list[int]:
         position.updated_ms = at_ms
         position.seq = execution.seq
         venue.record_execution(account, execution)
+        record_funding(account, execution, settle, venue.config.max_executions)
         venue.touch(uid, sym.spec.symbol)
     return sorted(sym.holders)

@@ -29,6 +29,7 @@ from bst.domain.orders import (
 from bst.domain.portfolio import apply_fill
 from bst.engine import bar_fills
 from bst.engine.accounts import Account, margin_summary
+from bst.engine.ledger import record_fill
 from bst.engine.venue import SymbolState, Venue
 from bst.engine.working import WorkingOrder
 
@@ -309,6 +310,7 @@ class Matcher:
             market_unit=order.market_unit,
         )
         venue.record_execution(account, execution)
+        record_fill(account, execution, instrument, order.created_ms, venue.config.max_executions)
         venue.touch(account.uid, order.symbol if order.category is Category.LINEAR else None)
         return execution
 

@@ -16,12 +16,14 @@ from types import UnionType
 from typing import Any, TypeVar
 
 from bst.domain.instrument import Instrument
+from bst.domain.ledger import ClosedPnl, Transaction
 from bst.domain.market import Category
 from bst.domain.orders import Execution, Order, OrderStatus
 from bst.engine.accounts import account_from_state, account_to_state
 from bst.engine.book import LiquidityBook
 from bst.engine.config import BarFill, EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
 from bst.engine.ids import IdFactory
+from bst.engine.ledger import AccountBooks
 from bst.engine.venue import SymbolState, Venue
 from bst.engine.working import WorkingOrder
 
@@ -173,6 +175,32 @@ def _symbol_from_state(data: dict[str, Any]) -> SymbolState:
     return sym
 
 
+def _encode_row(fields: dict[str, Any]) -> dict[str, Any]:
+    return {name: _encode_value(value) for name, value in fields.items()}
+
+
+def _books_to_state(books: AccountBooks) -> dict[str, Any]:
+    return {
+        "transactions": [_encode_row(t._asdict()) for t in books.transactions],
+        "closed": [_encode_row(c._asdict()) for c in books.closed],
+        "closing": dict(books.closing),
+        "open_fees": {symbol: str(fee) for symbol, fee in books.open_fees.items()},
+        "opened_ms": books.opened_ms,
+        "row_count": books.row_count,
+    }
+
+
+def _books_from_state(data: dict[str, Any]) -> AccountBooks:
+    books = AccountBooks()
+    books.transactions = [decode(Transaction, t) for t in data["transactions"]]
+    books.closed = [decode(ClosedPnl, c) for c in data["closed"]]
+    books.closing = {str(k): int(v) for k, v in data["closing"].items()}
+    books.open_fees = {str(k): Decimal(v) for k, v in data["open_fees"].items()}
+    books.opened_ms = int(data["opened_ms"])
+    books.row_count = int(data["row_count"])
+    return books
+
+
 def _arguments_to_state(arguments: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in arguments.items()}
 
@@ -194,6 +222,7 @@ def dump(venue: Venue) -> dict[str, Any]:
         data["open_orders"] = [o.to_state() for o in account.open_orders.values()]
         data["closed"] = [encode(o) for o in account.closed.values()]
         data["executions"] = [encode(e) for e in account.executions]
+        data["books"] = _books_to_state(account.books)
         accounts.append(data)
     return {
         "format": FORMAT_VERSION,
@@ -239,6 +268,8 @@ def load(data: dict[str, Any]) -> Venue:
                 venue.sym_of(order).triggers.add(order)
         account.closed = {o["order_id"]: decode(Order, o) for o in raw["closed"]}
         account.executions = [decode(Execution, e) for e in raw["executions"]]
+        if "books" in raw:  # states saved before the books existed start with empty ones
+            account.books = _books_from_state(raw["books"])
     for key, order_ids in awaiting.items():
         venue.symbols[key].awaiting_print = [venue.orders[order_id] for order_id in order_ids]
     venue.refresh_funding_due()

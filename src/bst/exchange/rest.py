@@ -21,8 +21,10 @@ from bst.domain.clock import Clock
 from bst.domain.errors import BybitInvalidParameterError, BybitSymbolNotFoundError
 from bst.domain.instrument import Instrument
 from bst.domain.market import Bar, BookSnapshot, Category, Interval, PriceBar, ServerTime, Ticker, Trade
+from bst.exchange.account_rest import AccountRestMixin
 from bst.exchange.config import ClientConfig
 from bst.exchange.http import BybitHttp, Params
+from bst.exchange.market_stats_rest import MarketStatsMixin
 from bst.exchange.private_rest import PrivateRestMixin
 from bst.exchange.throttle import RateLimiter
 
@@ -43,7 +45,7 @@ def _check_kline_category(category: Category) -> None:
         raise BybitInvalidParameterError(f"klines exist for spot, linear and inverse, not {category.value}")
 
 
-class BybitRestClient(PrivateRestMixin):
+class BybitRestClient(PrivateRestMixin, AccountRestMixin, MarketStatsMixin):
     """Async Bybit v5 REST client with one pooled connection set, shared pacing and retries."""
 
     def __init__(

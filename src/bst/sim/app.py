@@ -17,7 +17,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from bst.sim import routes_admin, routes_market, trading_routes, ws_public
+from bst.sim import (
+    routes_account,
+    routes_admin,
+    routes_batch,
+    routes_fallback,
+    routes_market,
+    routes_market_stats,
+    trading_routes,
+    ws_public,
+)
 from bst.sim.gateway import Gateway
 from bst.sim.replies import internal_error
 from bst.sim.state import SimState
@@ -34,17 +43,25 @@ class RouteModule(Protocol):
 # Every route module the sim serves; other features add theirs here.
 ROUTE_MODULES: tuple[ModuleType | RouteModule, ...] = (
     routes_market,
+    routes_market_stats,
     routes_admin,
     trading_routes,
+    routes_account,
+    routes_batch,
     ws_public,
 )
 
 
 def build_app(state: SimState, modules: Sequence[ModuleType | RouteModule] | None = None) -> Gateway:
-    """Return the sim's ASGI app over `state` with the routes of `modules` (default ROUTE_MODULES)."""
+    """Return the sim's ASGI app over `state` with the routes of `modules` (default ROUTE_MODULES).
+
+    `routes_fallback` always comes last: unknown paths and methods get Bybit's answer, Bybit paths
+    the sim does not implement a 10017 naming them.
+    """
     collected: list[BaseRoute] = []
     for module in ROUTE_MODULES if modules is None else modules:
         collected.extend(module.routes(state))
+    collected.extend(routes_fallback.routes(state))  # last: answers whatever no route above serves
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -45,6 +45,7 @@ from bst.sim.replies import (
 )
 from bst.sim.scale import DecimalScale
 from bst.sim.state import SimState
+from bst.sim.tape import recent_prints
 from bst.sim.tickers import ticker_snapshot
 
 _TRADING = (Category.SPOT, Category.LINEAR, Category.INVERSE)
@@ -198,7 +199,7 @@ class MarketRoutes:
             symbol = _listed_symbol(self.state, request, category, now_ms)
             high, default = (60, 60) if category is Category.SPOT else (1000, 500)
             limit = limit_param(request, high=high, default=default)
-            trades = self.gen.recent_trades(symbol, now_ms, limit, category=category)
+            trades = recent_prints(self.gen, symbol, now_ms, limit, category=category)  # the public tape
             return encode_recent_trades(category, trades)
 
         return await _answer(self.state, work)

@@ -28,6 +28,9 @@ _SPOT_UID_LIMITS_PER_S: dict[RateGroup, int] = {
     RateGroup.ORDER_CREATE: 20,
     RateGroup.ORDER_CANCEL: 20,
     RateGroup.ORDER_CANCEL_ALL: 20,
+    RateGroup.ORDER_CREATE_BATCH: 20,
+    RateGroup.ORDER_AMEND_BATCH: 20,
+    RateGroup.ORDER_CANCEL_BATCH: 20,
 }
 
 

@@ -12,13 +12,13 @@ from bst.bybit.codec.market import encode_ticker
 from bst.domain.market import Category, Interval, Ticker
 from bst.sim.columns import PriceKind
 from bst.sim.generator import MarketGenerator
+from bst.sim.open_interest import open_interest as seeded_open_interest
 from bst.sim.pricepath import hash_uniform, stable_id
 from bst.sim.scale import plain_text
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 FUNDING_PERIOD_MS = 8 * HOUR_MS
-_OPEN_INTEREST_PERIOD_MS = 3 * DAY_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ def ticker_snapshot(gen: MarketGenerator, category: Category, symbol: str, now_m
     low = min(int(bars.low.min()), last.price_ticks) if len(bars) else last.price_ticks
     derivative = category is not Category.SPOT
     mark = gen.mark_price(symbol, now_ms, category=category) if derivative else None
-    open_interest = _open_interest(gen, category, symbol, now_ms) if derivative else None
+    open_interest = seeded_open_interest(gen, category, symbol, now_ms) if derivative else None
     ticker = Ticker(
         symbol=symbol,
         last_price=price.fixed_decimal(last.price_ticks),
@@ -99,14 +99,3 @@ def funding_rate(seed: int, key: str, ts_ms: int) -> Decimal:
     draw = float(hash_uniform(stable_id(f"funding:{seed}:{key}"), period)[0])
     rate = Decimal("0.0001") + Decimal(round(draw * 30_000) - 9_000) / Decimal(100_000_000)
     return Decimal(plain_text(rate))
-
-
-def _open_interest(gen: MarketGenerator, category: Category, symbol: str, now_ms: int) -> Decimal:
-    """Return a slowly swinging open interest of about a third of a day's volume."""
-    spec = gen.path(category, symbol).spec
-    qty = gen.scales(category, symbol)[1]
-    price = float(gen.last_price(symbol, now_ms, category=category))
-    base_qty = spec.daily_turnover * 0.35 / (1.0 if spec.is_inverse else price)
-    phase = (now_ms % _OPEN_INTEREST_PERIOD_MS) / _OPEN_INTEREST_PERIOD_MS
-    swing = 1.0 + 0.15 * (4.0 * abs(phase - 0.5) - 1.0)
-    return qty.fixed_decimal(max(1, round(base_qty * swing / float(spec.qty_step))))

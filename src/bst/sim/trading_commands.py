@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from bst.bybit.codec.account_info import encode_margin_mode_reasons
 from bst.bybit.codec.orders import encode_ack
+from bst.bybit.retcodes import RetCode
+from bst.domain.account_info import MarginMode
+from bst.domain.errors import BybitAPIError
 from bst.domain.market import Category
 from bst.domain.orders import AmendRequest, OrderFilter, OrderRequest
 from bst.engine import MatchingEngine
@@ -198,6 +202,94 @@ class SetTradingStop:
         return decode(cls, data)
 
 
+@dataclass(frozen=True, slots=True)
+class BatchOrders:
+    """`/v5/order/create-batch`, `amend-batch`, `cancel-batch`: each item as its single endpoint's command.
+
+    Items run in order; an item the engine refuses does not stop the others. The result lists each
+    item's outcome (`code`, `msg`, `orderId`, `orderLinkId`, and `createAt` for a create, the engine
+    time it was accepted) for the reply to merge with the items refused before the engine.
+    """
+
+    op: ClassVar[str] = "batch"
+    items: tuple[PlaceOrder | AmendOrder | CancelOrder, ...]
+
+    def apply(self, engine: MatchingEngine, uid: int) -> JSON:
+        """Run every item; return `{"items": [outcome, ...]}` in item order."""
+        outcomes: list[JSON] = []
+        for item in self.items:
+            link = item.order_link_id if isinstance(item, CancelOrder) else item.request.order_link_id
+            try:
+                ack = item.apply(engine, uid)
+            except BybitAPIError as e:
+                refused = e.ret_code or RetCode.PARAMS_ERROR
+                outcomes.append({"code": refused, "msg": e.ret_msg, "orderId": "", "orderLinkId": link})
+                continue
+            created = engine.now_ms if isinstance(item, PlaceOrder) else None
+            outcomes.append({"code": 0, "msg": "OK", **ack, "createAt": created})
+        return {"items": outcomes}
+
+    def to_json(self) -> JSON:
+        """Return the items as commands."""
+        return {"items": [command_to_json(item) for item in self.items]}
+
+    @classmethod
+    def from_json(cls, data: JSON) -> BatchOrders:
+        """Rebuild from `to_json`."""
+        items: list[PlaceOrder | AmendOrder | CancelOrder] = []
+        for raw in data["items"]:
+            item = command_from_json(raw)
+            if not isinstance(item, PlaceOrder | AmendOrder | CancelOrder):
+                raise ValueError(f"a batch holds creates, amends and cancels, not {item.op}")
+            items.append(item)
+        return cls(tuple(items))
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchPositionMode:
+    """`/v5/position/switch-mode` (the engine is one-way: refused with 110025 or 110029)."""
+
+    op: ClassVar[str] = "switch_mode"
+    mode: int
+    symbol: str = ""
+    coin: str = ""
+
+    def apply(self, engine: MatchingEngine, uid: int) -> JSON:
+        """Ask the engine to switch."""
+        engine.switch_position_mode(uid, self.mode, symbol=self.symbol, coin=self.coin)
+        return {}
+
+    def to_json(self) -> JSON:
+        """Return the fields."""
+        return encode(self)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> SwitchPositionMode:
+        """Rebuild from `to_json`."""
+        return decode(cls, data)
+
+
+@dataclass(frozen=True, slots=True)
+class SetMarginMode:
+    """`/v5/account/set-margin-mode`: the result's `reasons` say why the engine refused (none: done)."""
+
+    op: ClassVar[str] = "margin_mode"
+    mode: MarginMode
+
+    def apply(self, engine: MatchingEngine, uid: int) -> JSON:
+        """Ask the engine for the mode (110026 when it is the mode in force)."""
+        return encode_margin_mode_reasons(engine.set_margin_mode(uid, self.mode))
+
+    def to_json(self) -> JSON:
+        """Return the fields."""
+        return encode(self)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> SetMarginMode:
+        """Rebuild from `to_json`."""
+        return decode(cls, data)
+
+
 class _CommandKind(Protocol):
     """A command class, read back by its `op`."""
 
@@ -207,7 +299,18 @@ class _CommandKind(Protocol):
 
 
 _KINDS: dict[str, _CommandKind] = {
-    kind.op: kind for kind in (PlaceOrder, AmendOrder, CancelOrder, CancelAll, SetLeverage, SetTradingStop)
+    kind.op: kind
+    for kind in (
+        PlaceOrder,
+        AmendOrder,
+        CancelOrder,
+        CancelAll,
+        SetLeverage,
+        SetTradingStop,
+        BatchOrders,
+        SwitchPositionMode,
+        SetMarginMode,
+    )
 }
 
 

@@ -131,6 +131,27 @@ def _body_category(body: JSON, allowed: Sequence[Category] = _TRADED) -> Categor
     return category
 
 
+def place_command(body: JSON) -> PlaceOrder:
+    """Return the command of a `/v5/order/create` body (or a create-batch item); 10001 when malformed."""
+    _body_category(body)
+    return PlaceOrder(decode_order_request(body))
+
+
+def amend_command(body: JSON) -> AmendOrder:
+    """Return the command of a `/v5/order/amend` body (or an amend-batch item)."""
+    _body_category(body)
+    return AmendOrder(decode_amend_request(body))
+
+
+def cancel_command(body: JSON) -> CancelOrder:
+    """Return the command of a `/v5/order/cancel` body (or a cancel-batch item)."""
+    category = _body_category(body)
+    symbol = params.text(body, "symbol", required=True)
+    order_id, link = params.text(body, "orderId"), params.text(body, "orderLinkId")
+    kind = params.choice(body, "orderFilter", OrderFilter)
+    return CancelOrder(category, symbol, order_id, link, kind)
+
+
 class TradingRoutes:
     """Handlers bound to one SimState and its trading desk."""
 
@@ -232,30 +253,24 @@ class TradingRoutes:
 
     async def create(self, request: Request) -> Response:
         def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
-            body = params.decode_body(payload.encode())
-            _body_category(body)
-            order = decode_order_request(body)
-            return order.category, [(order.category, order.symbol)], PlaceOrder(order)
+            command = place_command(params.decode_body(payload.encode()))
+            order = command.request
+            return order.category, [(order.category, order.symbol)], command
 
         return await self._private(request, endpoints.ORDER_CREATE, prepare)
 
     async def amend(self, request: Request) -> Response:
         def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
-            body = params.decode_body(payload.encode())
-            _body_category(body)
-            amend = decode_amend_request(body)
-            return amend.category, [(amend.category, amend.symbol)], AmendOrder(amend)
+            command = amend_command(params.decode_body(payload.encode()))
+            amend = command.request
+            return amend.category, [(amend.category, amend.symbol)], command
 
         return await self._private(request, endpoints.ORDER_AMEND, prepare)
 
     async def cancel(self, request: Request) -> Response:
         def prepare(payload: str) -> tuple[Category, list[tuple[Category, str]], Action]:
-            body = params.decode_body(payload.encode())
-            category = _body_category(body)
-            symbol = params.text(body, "symbol", required=True)
-            order_id, link = params.text(body, "orderId"), params.text(body, "orderLinkId")
-            kind = params.choice(body, "orderFilter", OrderFilter)
-            return category, [(category, symbol)], CancelOrder(category, symbol, order_id, link, kind)
+            command = cancel_command(params.decode_body(payload.encode()))
+            return command.category, [(command.category, command.symbol)], command
 
         return await self._private(request, endpoints.ORDER_CANCEL, prepare)
 

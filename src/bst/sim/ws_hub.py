@@ -27,6 +27,15 @@ from bst.sim.state import SimState
 HubT = TypeVar("HubT")
 
 
+SUBSCRIBE_REPLY_HOLD_S = 0.02
+"""Real time a subscribe/unsubscribe waits before its reply, as a round trip to Bybit at least does.
+
+pybit (5.17) sends a subscription and only then records its req_id; an ack arriving in between
+raises inside its socket thread and kills the connection. Over loopback the sim answered in that
+gap; Bybit's replies never come that fast.
+"""
+
+
 class StreamHub:
     """Every session of one WebSocket endpoint: connection counters, ids and the drop fault."""
 

@@ -2,8 +2,12 @@
 
 `{"op": "auth", "args": [api_key, expires_ms, signature]}` authenticates (signature = HMAC-SHA256 of
 "GET/realtime" + expires, expires in the future); then `subscribe` to `order`, `execution`,
-`position`, `wallet` (or `order.linear`, `execution.spot`, ...: all-in-one and per-category topics
-may not be mixed in one request). Every engine message of the account (`bst.engine.AccountMessage`:
+`execution.fast`, `position`, `wallet` (or `order.linear`, `execution.spot`,
+`execution.fast.linear`, ...: all-in-one and per-category topics may not be mixed in one request).
+`execution.fast` carries the trade fills only, in Bybit's reduced shape (no fee, no PnL; a maker
+fill's orderLinkId ""), sent just before the same fills' `execution` message.
+
+Every engine message of the account (`bst.engine.AccountMessage`:
 a domain account event, grouped as Bybit groups a push) is sent in the order it happened, as one
 `{"id", "topic", "creationTime", "data": [...]}` message encoded by the codec
 (`bst.bybit.codec.ws_private`), `creationTime` being the engine time of the event; a per-category
@@ -31,23 +35,39 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from bst.bybit import endpoints
-from bst.bybit.codec.ws_private import PrivateItem, encode_private_message, event_items
+from bst.bybit.codec.ws_private import (
+    FAST_EXECUTION_TOPIC,
+    PrivateItem,
+    encode_fast_message,
+    encode_private_message,
+    event_items,
+)
 from bst.bybit.signing import ws_auth_signature
+from bst.domain.account_events import ExecutionsEvent
 from bst.domain.market import Category
+from bst.domain.orders import ExecType, Execution
 from bst.domain.portfolio import WalletBalance
 from bst.engine import AccountMessage
 from bst.sim.replies import json_response
 from bst.sim.state import SimState
 from bst.sim.trading_desk import TradingDesk, desk_of
-from bst.sim.ws_hub import StreamHub, StreamSession, admin_body, hub_of, serve, topic_args
+from bst.sim.ws_hub import (
+    SUBSCRIBE_REPLY_HOLD_S,
+    StreamHub,
+    StreamSession,
+    admin_body,
+    hub_of,
+    serve,
+    topic_args,
+)
 
 WS_PATH = endpoints.PRIVATE_WS_PATH
 ADMIN_PATH = "/sim/ws/private"
 POLL_S = 0.05
-ALL_IN_ONE = ("order", "execution", "position", "wallet")
+ALL_IN_ONE = ("order", "execution", "position", "wallet", FAST_EXECUTION_TOPIC)
 CATEGORISED = {
     f"{topic}.{category.value}": (topic, category)
-    for topic in ("order", "execution", "position")
+    for topic in ("order", "execution", "position", FAST_EXECUTION_TOPIC)
     for category in (Category.LINEAR, Category.SPOT, Category.INVERSE, Category.OPTION)
     if not (topic == "position" and category is Category.SPOT)
 }
@@ -130,6 +150,7 @@ class _Session(StreamSession):
         elif op == "auth":
             await self._auth(args, req_id)
         elif op in ("subscribe", "unsubscribe"):
+            await self.hub.state.hold(SUBSCRIBE_REPLY_HOLD_S)
             await self._subscribe(op, args, req_id)
         else:
             await self.reply(op, False, req_id, f"Invalid op: {op}")
@@ -203,9 +224,21 @@ class _Session(StreamSession):
                 continue
             await self._push(messages)
 
+    def _fast(self, event: ExecutionsEvent) -> list[Execution]:
+        """Return the trade fills of `event` this session follows on `execution.fast`."""
+        trades = [e for e in event.executions if e.exec_type is ExecType.TRADE]
+        if FAST_EXECUTION_TOPIC in self.topics:
+            return trades
+        return [e for e in trades if f"{FAST_EXECUTION_TOPIC}.{e.category.value}" in self.topics]
+
     async def _push(self, messages: list[AccountMessage]) -> None:
         assert self.uid is not None
         for message in messages:
+            if isinstance(message.event, ExecutionsEvent):
+                fast = self._fast(message.event)
+                if fast:  # the low-latency topic goes out first, as on Bybit
+                    body = encode_fast_message(FAST_EXECUTION_TOPIC, fast, message.event.ts_ms)
+                    await self.send_text(body.decode())
             topic, items = event_items(message.event)
             wanted = self._wanted(topic, items)
             if wanted:

@@ -1,7 +1,8 @@
 """Public WebSocket streams of the simulator: `/v5/public/{spot,linear,inverse}`, Bybit's shapes.
 
 Topics: `orderbook.{1,50,200,1000}.{symbol}` (linear/inverse also 500), `publicTrade.{symbol}`,
-`kline.{interval}.{symbol}`, `tickers.{symbol}`. Everything is a function of the sim clock and the
+`kline.{interval}.{symbol}`, `tickers.{symbol}`, and for derivatives `allLiquidation.{symbol}` and
+`liquidation.{symbol}`. Everything is a function of the sim clock and the
 seeded generator, so streams agree with the REST replies: the book brackets the generator's last
 trade, trades are the generator's trades, klines its bars.
 
@@ -34,6 +35,7 @@ from starlette.websockets import WebSocket
 
 from bst.bybit import endpoints
 from bst.bybit.codec.ws_public import (
+    LIQUIDATION_KINDS,
     MAX_ARGS_CHARS_PER_CONNECTION,
     SPOT_MAX_ARGS_PER_REQUEST,
     Topic,
@@ -46,8 +48,23 @@ from bst.domain.market import Category
 from bst.sim.faults import FaultConfigError, bounded_int
 from bst.sim.replies import json_response
 from bst.sim.state import SimState
-from bst.sim.ws_hub import StreamHub, StreamSession, admin_body, hub_of, serve, topic_args
-from bst.sim.ws_streams import BookStream, KlineStream, TickerStream, TopicStream, TradeStream
+from bst.sim.ws_hub import (
+    SUBSCRIBE_REPLY_HOLD_S,
+    StreamHub,
+    StreamSession,
+    admin_body,
+    hub_of,
+    serve,
+    topic_args,
+)
+from bst.sim.ws_streams import (
+    BookStream,
+    KlineStream,
+    LiquidationStream,
+    TickerStream,
+    TopicStream,
+    TradeStream,
+)
 
 WS_PATH = endpoints.PUBLIC_WS_PATH
 ADMIN_PATH = "/sim/ws"
@@ -164,6 +181,7 @@ class _Session(StreamSession):
         if topics is None:
             await self.reply(op, False, req_id, "Params Error")
             return
+        await self.state.hold(SUBSCRIBE_REPLY_HOLD_S)
         if op == "subscribe":
             await self._subscribe(topics, req_id)
         else:
@@ -220,6 +238,9 @@ class _Session(StreamSession):
             return BookStream(gen, self.category, topic.symbol, topic.depth, self.hub.take_skip)
         if topic.kind is TopicKind.TRADE:
             return TradeStream(gen, self.category, topic.symbol)
+        if topic.kind in LIQUIDATION_KINDS:
+            every_one = topic.kind is TopicKind.ALL_LIQUIDATION
+            return LiquidationStream(gen, self.category, topic.symbol, every_one=every_one)
         if topic.kind is TopicKind.KLINE:
             assert topic.interval is not None  # check_topic refused bad intervals
             return KlineStream(gen, self.category, topic.symbol, topic.interval)

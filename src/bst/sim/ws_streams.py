@@ -6,9 +6,11 @@ returns the raw messages (JSON text) that sim time produced, in its topic's cade
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from bst.bybit.codec.market_stats import encode_all_liquidation_message, encode_liquidation_message
 from bst.bybit.codec.ws_public import (
     PUSH_INTERVAL_MS,
     encode_book_message,
@@ -17,8 +19,10 @@ from bst.bybit.codec.ws_public import (
     encode_trades_message,
 )
 from bst.domain.events import LiveBar
-from bst.domain.market import Category, Interval
+from bst.domain.market import Category, Interval, Trade
 from bst.sim.generator import MarketGenerator
+from bst.sim.liquidations import liquidations
+from bst.sim.tape import prints
 from bst.sim.tickers import ticker_snapshot
 
 MAX_CATCH_UP_MS = 60_000
@@ -26,6 +30,8 @@ MAX_CATCH_UP_MS = 60_000
 LEVEL1_RESEND_MS = 3_000
 KLINE_PUSH_MS = 1_000
 MAX_TRADES_PER_MESSAGE = 1024
+ALL_LIQUIDATION_PUSH_MS = 500
+LIQUIDATION_PUSH_MS = 1_000
 
 
 class TopicStream(Protocol):
@@ -143,33 +149,84 @@ class BookStream:
 
 
 class TradeStream:
-    """publicTrade.{symbol}: the generator's trades, pushed as they print (at most 1024 a message)."""
+    """publicTrade.{symbol}: the public tape's prints (`bst.sim.tape`), pushed as they print.
+
+    Prints are computed a second ahead and handed out as sim time reaches them: each push tick sends
+    the prints of (last push, now] in one message (at most 1024 a message).
+    """
+
+    LOOKAHEAD_MS = 1_000
 
     def __init__(self, gen: MarketGenerator, category: Category, symbol: str) -> None:
         self.gen = gen
         self.category = category
         self.symbol = symbol
         self.last_ms = 0
+        self.computed_ms = 0
+        self.pending: deque[Trade] = deque()
 
     def start(self, now_ms: int) -> list[str]:
         """Return nothing: trades are pushed as they happen."""
-        self.last_ms = now_ms
+        self.last_ms = self.computed_ms = now_ms
+        self.pending.clear()
         return []
 
     def advance(self, now_ms: int) -> list[str]:
-        """Return the trades printed in (last push, now_ms]."""
+        """Return the prints printed in (last push, now_ms]."""
         if now_ms <= self.last_ms:
             return []
-        start = max(self.last_ms + 1, now_ms - MAX_CATCH_UP_MS)
-        trades = self.gen.trades(self.symbol, start, now_ms, category=self.category)
+        if now_ms - self.last_ms > MAX_CATCH_UP_MS:  # a clock jump: only the last minute is replayed
+            self.pending.clear()
+            self.last_ms = self.computed_ms = now_ms - MAX_CATCH_UP_MS
+        if now_ms > self.computed_ms:
+            upto = now_ms + self.LOOKAHEAD_MS
+            self.pending.extend(
+                prints(self.gen, self.symbol, self.computed_ms + 1, upto, category=self.category)
+            )
+            self.computed_ms = upto
+        due: list[Trade] = []
+        while self.pending and self.pending[0].ts_ms <= now_ms:
+            due.append(self.pending.popleft())
         self.last_ms = now_ms
         linear = self.category is not Category.SPOT
         return [
             encode_trades_message(self.symbol, chunk, chunk[-1].ts_ms, linear=linear).decode()
             for chunk in (
-                trades[i : i + MAX_TRADES_PER_MESSAGE] for i in range(0, len(trades), MAX_TRADES_PER_MESSAGE)
+                due[i : i + MAX_TRADES_PER_MESSAGE] for i in range(0, len(due), MAX_TRADES_PER_MESSAGE)
             )
         ]
+
+
+class LiquidationStream:
+    """allLiquidation.{symbol} (every 500 ms, all liquidations since) or liquidation.{symbol} (one a
+    second at most, one liquidation a message), from the seeded liquidations (`bst.sim.liquidations`).
+    """
+
+    def __init__(self, gen: MarketGenerator, category: Category, symbol: str, *, every_one: bool) -> None:
+        self.gen = gen
+        self.category = category
+        self.symbol = symbol
+        self.every_one = every_one
+        self.interval_ms = ALL_LIQUIDATION_PUSH_MS if every_one else LIQUIDATION_PUSH_MS
+        self.last_ms = 0
+
+    def start(self, now_ms: int) -> list[str]:
+        """Return nothing: liquidations are pushed as they happen."""
+        self.last_ms = now_ms
+        return []
+
+    def advance(self, now_ms: int) -> list[str]:
+        """Return the messages of every push step in (last step, now_ms] that saw a liquidation."""
+        if now_ms - self.last_ms < self.interval_ms:
+            return []
+        start = max(self.last_ms + 1, now_ms - MAX_CATCH_UP_MS)
+        steps = (now_ms - self.last_ms) // self.interval_ms
+        end = self.last_ms + steps * self.interval_ms
+        found = liquidations(self.gen, self.symbol, start, end, category=self.category)
+        self.last_ms = end
+        if self.every_one:
+            return [encode_all_liquidation_message(self.symbol, found, end).decode()] if found else []
+        return [encode_liquidation_message(item).decode() for item in found]
 
 
 class KlineStream:

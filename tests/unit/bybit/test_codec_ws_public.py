@@ -228,7 +228,7 @@ def test_encode_op_reply_shapes() -> None:
         (b"not json", "not JSON"),
         (b"[1, 2]", "not a JSON object"),
         (b'{"hello": 1}', "message without topic or op"),
-        (b'{"topic": "liquidation.GALAUSDT", "data": {}}', "unsupported topic 'liquidation.GALAUSDT'"),
+        (b'{"topic": "insurance.USDT", "data": {}}', "unsupported topic 'insurance.USDT'"),
         (
             b'{"topic": "orderbook.50.BTCUSDT", "type": "delta", "ts": 1}',
             "malformed orderbook.50.BTCUSDT message",

@@ -47,3 +47,21 @@ def num(value: Decimal | int) -> str:
 def text(value: Decimal | int | None, *, empty: str = "") -> str:
     """Return how Bybit prints an optional number: its plain digits, or `empty`."""
     return empty if value is None else num(value)
+
+
+def money(value: Decimal | int) -> str:
+    """Return an amount of money as Bybit prints it: plain digits, no trailing zeros, zero as "0".
+
+    `Decimal("0.000")` is "0" and `Decimal("12.50")` is "12.5": a ledger never shows "0.0".
+    """
+    if value == 0:
+        return "0"
+    text = num(value)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def opt_money(value: Decimal | None, *, empty: str = "") -> str:
+    """Return an optional amount of money (`money`), or `empty` when absent."""
+    return empty if value is None else money(value)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bst.bybit.codec._fields import boolean, dec, integer, num, opt_dec, text
+from bst.bybit.codec._fields import boolean, dec, integer, money, num, opt_dec, text
 from bst.domain.market import Category
+from bst.domain.market_stats import DEFAULT_RISK_ID, DEFAULT_RISK_LIMIT_VALUE
 from bst.domain.portfolio import CoinBalance, FeeRate, Position, PositionSide, PositionStatus, WalletBalance
 
 JSON = dict[str, Any]
@@ -44,33 +45,39 @@ def parse_position(item: JSON, category: Category | None = None) -> Position:
 
 
 def encode_position(pos: Position, *, ws: bool = False) -> JSON:
-    """Return one position as Bybit prints it (REST list, or with `ws` the `position` topic)."""
+    """Return one position as Bybit prints it (REST list, or with `ws` the `position` topic).
+
+    Money without trailing zeros (`money`). A flat position prints as Bybit's recorded flat row:
+    `size` "0", `positionValue`, `unrealisedPnl` and (REST) `takeProfit`/`stopLoss` "", `avgPrice`
+    "0", margins "0", no ADL rank.
+    """
+    flat = pos.size == 0
     item: JSON = {
         "positionIdx": pos.position_idx,
-        "riskId": 1,
-        "riskLimitValue": "2000000",
+        "riskId": DEFAULT_RISK_ID,
+        "riskLimitValue": num(DEFAULT_RISK_LIMIT_VALUE),
         "symbol": pos.symbol,
         "side": pos.side.value,
-        "size": num(pos.size),
-        "positionValue": num(pos.position_value),
+        "size": "0" if flat else num(pos.size),
+        "positionValue": "" if flat else money(pos.position_value),
         "tradeMode": 0,
         "autoAddMargin": pos.auto_add_margin,
         "positionStatus": pos.position_status.value,
         "leverage": num(pos.leverage),
-        "markPrice": num(pos.mark_price),
+        "markPrice": money(pos.mark_price),
         "liqPrice": text(pos.liq_price),
         "bustPrice": text(pos.bust_price),
-        "positionIM": num(pos.position_im),
-        "positionMM": num(pos.position_mm),
-        "positionBalance": num(pos.position_im),
+        "positionIM": money(pos.position_im),
+        "positionMM": money(pos.position_mm),
+        "positionBalance": money(pos.position_im),
         "tpslMode": "Full",
-        "takeProfit": text(pos.take_profit, empty="0"),
-        "stopLoss": text(pos.stop_loss, empty="0"),
+        "takeProfit": "" if flat and not ws else text(pos.take_profit, empty="0"),
+        "stopLoss": "" if flat and not ws else text(pos.stop_loss, empty="0"),
         "trailingStop": "0",
-        "unrealisedPnl": num(pos.unrealised_pnl),
-        "curRealisedPnl": num(pos.cur_realised_pnl),
-        "cumRealisedPnl": num(pos.cum_realised_pnl),
-        "adlRankIndicator": 2 if pos.size else 0,
+        "unrealisedPnl": "" if flat else money(pos.unrealised_pnl),
+        "curRealisedPnl": money(pos.cur_realised_pnl),
+        "cumRealisedPnl": money(pos.cum_realised_pnl),
+        "adlRankIndicator": 0 if flat else 2,
         "createdTime": num(pos.created_time_ms),
         "updatedTime": num(pos.updated_time_ms),
         "seq": pos.seq,
@@ -78,14 +85,15 @@ def encode_position(pos: Position, *, ws: bool = False) -> JSON:
         "leverageSysUpdatedTime": "",
         "mmrSysUpdatedTime": "",
     }
+    average = "0" if flat else money(pos.avg_price)
     if ws:
-        item["entryPrice"] = num(pos.avg_price)
+        item["entryPrice"] = average
         item["category"] = pos.category.value
         item["sessionAvgPrice"] = ""
     else:
-        item["avgPrice"] = num(pos.avg_price)
-        item["breakEvenPrice"] = num(pos.avg_price)
-        item["openTime"] = pos.created_time_ms if pos.size else 0
+        item["avgPrice"] = average
+        item["breakEvenPrice"] = average
+        item["openTime"] = 0 if flat else pos.created_time_ms
     return item
 
 
@@ -136,36 +144,36 @@ def encode_wallet(w: WalletBalance) -> JSON:
     """Return one wallet-balance list item as Bybit prints it."""
     return {
         "accountType": w.account_type,
-        "totalEquity": num(w.total_equity),
-        "totalWalletBalance": num(w.total_wallet_balance),
-        "totalMarginBalance": num(w.total_margin_balance),
-        "totalAvailableBalance": num(w.total_available_balance),
-        "totalPerpUPL": num(w.total_perp_upl),
-        "totalInitialMargin": num(w.total_initial_margin),
-        "totalMaintenanceMargin": num(w.total_maintenance_margin),
+        "totalEquity": money(w.total_equity),
+        "totalWalletBalance": money(w.total_wallet_balance),
+        "totalMarginBalance": money(w.total_margin_balance),
+        "totalAvailableBalance": money(w.total_available_balance),
+        "totalPerpUPL": money(w.total_perp_upl),
+        "totalInitialMargin": money(w.total_initial_margin),
+        "totalMaintenanceMargin": money(w.total_maintenance_margin),
         "accountIMRate": text(w.account_im_rate),
         "accountMMRate": text(w.account_mm_rate),
         "accountLTV": "0",
         "coin": [
             {
                 "coin": c.coin,
-                "equity": num(c.equity),
-                "usdValue": num(c.usd_value),
-                "walletBalance": num(c.wallet_balance),
-                "locked": num(c.locked),
-                "borrowAmount": num(c.borrow_amount),
-                "accruedInterest": num(c.accrued_interest),
-                "totalOrderIM": num(c.total_order_im),
-                "totalPositionIM": num(c.total_position_im),
-                "totalPositionMM": num(c.total_position_mm),
-                "unrealisedPnl": num(c.unrealised_pnl),
-                "cumRealisedPnl": num(c.cum_realised_pnl),
-                "bonus": num(c.bonus),
+                "equity": money(c.equity),
+                "usdValue": money(c.usd_value),
+                "walletBalance": money(c.wallet_balance),
+                "locked": money(c.locked),
+                "borrowAmount": money(c.borrow_amount),
+                "accruedInterest": money(c.accrued_interest),
+                "totalOrderIM": money(c.total_order_im),
+                "totalPositionIM": money(c.total_position_im),
+                "totalPositionMM": money(c.total_position_mm),
+                "unrealisedPnl": money(c.unrealised_pnl),
+                "cumRealisedPnl": money(c.cum_realised_pnl),
+                "bonus": money(c.bonus),
                 "marginCollateral": c.margin_collateral,
                 "collateralSwitch": c.collateral_switch,
                 "spotBorrow": "0",
                 "spotHedgingQty": "0",
-                "availableToWithdraw": num(c.available_to_withdraw),
+                "availableToWithdraw": money(c.available_to_withdraw),
                 "free": "",
             }
             for c in w.coins

@@ -48,6 +48,14 @@ def decode_envelope(body: Any, http_status: int | None = 200) -> Envelope:
     )
 
 
-def encode_envelope(result: JSON, time_ms: int, ret_code: int = 0, ret_msg: str = "OK") -> JSON:
-    """Return a v5 reply body (used by the simulator)."""
-    return {"retCode": ret_code, "retMsg": ret_msg, "result": result, "retExtInfo": {}, "time": time_ms}
+def encode_envelope(
+    result: JSON, time_ms: int, ret_code: int = 0, ret_msg: str = "OK", ret_ext_info: JSON | None = None
+) -> JSON:
+    """Return a v5 reply body (used by the simulator); `retExtInfo` is {} unless given (batches)."""
+    return {
+        "retCode": ret_code,
+        "retMsg": ret_msg,
+        "result": result,
+        "retExtInfo": ret_ext_info or {},
+        "time": time_ms,
+    }

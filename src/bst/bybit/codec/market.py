@@ -374,6 +374,9 @@ def parse_recent_trades(result: JSON) -> list[Trade]:
         )
         for i in result.get("list") or []
     ]
+    # Bybit lists newest first and several trades share a millisecond (one taker, several makers):
+    # reverse, then a stable sort keeps the venue's order within a millisecond.
+    trades.reverse()
     trades.sort(key=lambda t: t.ts_ms)
     return trades
 

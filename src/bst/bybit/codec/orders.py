@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bst.bybit.codec import params
-from bst.bybit.codec._fields import boolean, dec, integer, num, opt_dec, text
+from bst.bybit.codec._fields import boolean, dec, integer, money, num, opt_dec, text
 from bst.domain.market import Category, Side
 from bst.domain.orders import (
     AmendRequest,
@@ -254,10 +254,10 @@ def encode_order(order: Order, *, ws: bool = False) -> JSON:
         "rejectReason": order.reject_reason or "EC_NoError",
         "avgPrice": text(order.avg_price, empty="0" if ws else ""),
         "leavesQty": num(order.leaves_qty),
-        "leavesValue": num(order.leaves_value),
+        "leavesValue": money(order.leaves_value),
         "cumExecQty": num(order.cum_exec_qty),
-        "cumExecValue": num(order.cum_exec_value),
-        "cumExecFee": num(order.cum_exec_fee),
+        "cumExecValue": money(order.cum_exec_value),
+        "cumExecFee": money(order.cum_exec_fee),
         "timeInForce": order.time_in_force.value,
         "orderType": order.order_type.value,
         "stopOrderType": order.stop_order_type,
@@ -287,11 +287,11 @@ def encode_order(order: Order, *, ws: bool = False) -> JSON:
         "updatedTime": num(order.updated_time_ms),
     }
     if order.category is not Category.OPTION:
-        item["cumFeeDetail"] = {order.fee_currency: num(order.cum_exec_fee)} if order.fee_currency else {}
+        item["cumFeeDetail"] = {order.fee_currency: money(order.cum_exec_fee)} if order.fee_currency else {}
     if ws:
         item["category"] = order.category.value
         item["feeCurrency"] = order.fee_currency
-        item["closedPnl"] = num(order.closed_pnl)
+        item["closedPnl"] = money(order.closed_pnl)
     return item
 
 
@@ -345,12 +345,12 @@ def encode_execution(ex: Execution, *, ws: bool = False) -> JSON:
         "createType": ex.create_type,
         "orderType": ex.order_type.value,
         "stopOrderType": ex.stop_order_type or "UNKNOWN",
-        "execFee": num(ex.exec_fee),
+        "execFee": money(ex.exec_fee),
         "execId": ex.exec_id,
         "execPrice": num(ex.exec_price),
         "execQty": num(ex.exec_qty),
         "execType": ex.exec_type.value,
-        "execValue": num(ex.exec_value),
+        "execValue": money(ex.exec_value),
         "execTime": num(ex.exec_time_ms),
         "feeCurrency": ex.fee_currency,
         "isMaker": ex.is_maker,
@@ -368,7 +368,7 @@ def encode_execution(ex: Execution, *, ws: bool = False) -> JSON:
     }
     if ws:
         item["category"] = ex.category.value
-        item["execPnl"] = num(ex.exec_pnl)
+        item["execPnl"] = money(ex.exec_pnl)
         item["isLeverage"] = "0"
     return item
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from bst.bybit.codec._fields import boolean, dec, integer, num
 from bst.bybit.codec.account import encode_position, encode_wallet, parse_position, parse_wallet
 from bst.bybit.codec.orders import encode_execution, encode_order, parse_execution, parse_order
 from bst.bybit.codec.ws_public import OpReply, Unhandled, decode_op_reply
@@ -22,10 +23,12 @@ from bst.domain.account_events import (
     AccountEventSource,
     AccountStateEvent,
     ExecutionsEvent,
+    FastExecution,
     OrdersEvent,
     PositionsEvent,
     WalletsEvent,
 )
+from bst.domain.market import Category, Side
 from bst.domain.orders import Execution, Order
 from bst.domain.portfolio import Position, WalletBalance
 
@@ -33,6 +36,8 @@ JSON = dict[str, Any]
 
 ALL_IN_ONE_TOPICS = ("order", "execution", "position", "wallet")
 """The all-in-one private topics bst follows by default (every category in one subscription)."""
+FAST_EXECUTION_TOPIC = "execution.fast"
+"""The low-latency fills topic (trades only, reduced fields; `execution.fast.{category}` per category)."""
 
 _CATEGORIES = ("spot", "linear", "inverse", "option")
 _CATEGORISED = frozenset(
@@ -141,4 +146,51 @@ def encode_private_message(
     """Return one private data message of `topic` carrying `items`, as Bybit prints it."""
     encode = _ENCODERS[_kind(topic)]
     body = {"id": message_id, "topic": topic, "creationTime": creation_ms, "data": [encode(i) for i in items]}
+    return orjson.dumps(body)
+
+
+# --- execution.fast ---------------------------------------------------------------------------
+
+
+def encode_fast_execution(ex: Execution) -> JSON:
+    """Return one `execution.fast` item (a maker fill's `orderLinkId` is always "" there)."""
+    return {
+        "category": ex.category.value,
+        "symbol": ex.symbol,
+        "execId": ex.exec_id,
+        "execPrice": num(ex.exec_price),
+        "execQty": num(ex.exec_qty),
+        "orderId": ex.order_id,
+        "isMaker": ex.is_maker,
+        "orderLinkId": "" if ex.is_maker else ex.order_link_id,
+        "side": ex.side.value,
+        "execTime": str(ex.exec_time_ms),
+        "seq": ex.seq,
+    }
+
+
+def parse_fast_execution(item: JSON) -> FastExecution:
+    """Return one `execution.fast` item."""
+    return FastExecution(
+        category=Category(item["category"]),
+        symbol=str(item["symbol"]),
+        exec_id=str(item["execId"]),
+        order_id=str(item.get("orderId") or ""),
+        order_link_id=str(item.get("orderLinkId") or ""),
+        side=Side(item["side"]),
+        exec_price=dec(item.get("execPrice")),
+        exec_qty=dec(item.get("execQty")),
+        is_maker=boolean(item.get("isMaker", False)),
+        exec_time_ms=integer(item.get("execTime")),
+        seq=integer(item.get("seq")),
+    )
+
+
+def encode_fast_message(topic: str, executions: Sequence[Execution], creation_ms: int) -> bytes:
+    """Return one `execution.fast` message: `{topic, creationTime, data}` (no `id`, as Bybit's sample)."""
+    body = {
+        "topic": topic,
+        "creationTime": creation_ms,
+        "data": [encode_fast_execution(e) for e in executions],
+    }
     return orjson.dumps(body)

@@ -45,6 +45,13 @@ class TopicKind(StrEnum):
     TRADE = "publicTrade"
     KLINE = "kline"
     TICKER = "tickers"
+    ALL_LIQUIDATION = "allLiquidation"
+    LIQUIDATION = "liquidation"
+    """The older one-liquidation-per-second topic (deprecated by Bybit in 2025, still served by the sim)."""
+
+
+LIQUIDATION_KINDS = frozenset({TopicKind.ALL_LIQUIDATION, TopicKind.LIQUIDATION})
+"""Topics of derivatives only (linear, inverse), not followed by bst's stream (see `market_stats`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +130,7 @@ def parse_topic(topic: str) -> Topic:
         return Topic(
             TopicKind.KLINE, parts[2], interval=Interval(parts[1]) if _is_interval(parts[1]) else None
         )
-    if head in ("publicTrade", "tickers") and len(parts) == 2 and parts[1]:
+    if head in ("publicTrade", "tickers", "liquidation", "allLiquidation") and len(parts) == 2 and parts[1]:
         return Topic(TopicKind(head), parts[1])
     raise ConfigError(f"unsupported topic {topic!r}")
 
@@ -147,6 +154,8 @@ def check_topic(topic: str, category: Category) -> str | None:
             return f"order-book depth {spec.depth} is not offered on {category.value} (use {allowed})"
     if spec.kind is TopicKind.KLINE and spec.interval is None:
         return f"invalid kline interval in {topic!r}"
+    if spec.kind in LIQUIDATION_KINDS and category not in (Category.LINEAR, Category.INVERSE):
+        return f"{spec.kind.value} topics exist for linear and inverse contracts, not {category.value}"
     return None
 
 
@@ -392,6 +401,8 @@ class PublicDecoder:
                 )
             if kind is TopicKind.TRADE:
                 return self._trades(spec, msg, recv_ms)
+            if kind in LIQUIDATION_KINDS:
+                return Unhandled(f"topic {topic!r} is not followed (codec.market_stats reads it)", msg)
             if kind is TopicKind.KLINE:
                 return self._klines(spec, msg, recv_ms)
             return self._ticker(spec, msg, recv_ms)
