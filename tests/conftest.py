@@ -16,6 +16,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests judge behaviour, never speed: on a loaded 2-core machine example generation and single
+# examples can be slow, so the time-based health check and per-example deadline are off for every test.
+settings.register_profile("bst", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("bst")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("BST_SHARED_DIR", REPO_ROOT.parent / "shared"))
