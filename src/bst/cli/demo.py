@@ -95,6 +95,10 @@ def main() -> int:
         expect("market kline NOPEUSDT --interval 60", ok=False)
         expect("market kline BTCUSDT --interval 7", ok=False)
         expect("download BTCUSDT --since 2024-02-01 --until 2024-01-01", ok=False)
+
+        _rule("5. A backtest on the downloaded candles: the SMA cross, filled at the next bar's open")
+        expect(f"backtest sma_cross BTCUSDT -i 60 --since {since} --size 0.01")
+        expect("backtest list")
     finally:
         sim.stop_thread()
     _rule()

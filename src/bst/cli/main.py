@@ -28,6 +28,10 @@ class CommandEntry(NamedTuple):
 # Command name -> its module and help line (keep sorted; a test checks each line against the
 # command's own help, so they cannot drift apart).
 COMMANDS: dict[str, CommandEntry] = {
+    "backtest": CommandEntry(
+        "bst.cli.backtest_cmd",
+        "Backtest a strategy on stored candles (or --data / --book), save the run and its report.",
+    ),
     "balance": CommandEntry("bst.cli.trade_cmd", "Show the unified account's balances."),
     "config": CommandEntry("bst.cli.config_cmd", "Inspect configuration."),
     "data": CommandEntry("bst.cli.data_cmd", "Inspect and export the local candle store."),

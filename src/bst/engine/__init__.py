@@ -6,13 +6,14 @@ events (`apply`), merged from several sources by `Feeder`, and speaks the privat
 events (`AccountMessage`).
 """
 
-from bst.engine.config import EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
+from bst.engine.config import BarFill, EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
 from bst.engine.core import MarketState, MatchingEngine
 from bst.engine.events import AccountMessage
 from bst.engine.feeder import Feeder, merge_events
 
 __all__ = [
     "AccountMessage",
+    "BarFill",
     "EngineConfig",
     "FeeSchedule",
     "Feeder",

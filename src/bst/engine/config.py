@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category
@@ -45,6 +46,18 @@ class FeeSchedule:
         return fee.quantize(self.fee_quantum, rounding=ROUND_HALF_UP)
 
 
+class BarFill(StrEnum):
+    """How taker orders fill on a symbol whose market is bars without a book (candle backtests).
+
+    Without a book a taker has nothing to take; with a bar fill it fills in full at a bar print
+    (see `bst.engine.bar_fills`): `NEXT_PRINT` at the first print after it arrives (the next bar's
+    open), `LAST_PRINT` at once at the last print (the close of the bar just seen).
+    """
+
+    NEXT_PRINT = "next_print"
+    LAST_PRINT = "last_print"
+
+
 @dataclass(frozen=True, slots=True)
 class SymbolSpec:
     """One tradable symbol: the instrument's filters plus the risk parameters the engine needs.
@@ -54,7 +67,8 @@ class SymbolSpec:
     others). `limit_price_band_ratio` bounds aggressive limit prices (buy above / sell below the
     reference by more than this is refused with 110003). `maintenance_margin_rate` is the first risk
     tier's MMR (0.5 % BTC/ETH, 1 % most others). `funding_interval_ms` defaults to the instrument's
-    fundingInterval, else 8 h.
+    fundingInterval, else 8 h. `bar_fill` (None: takers need book liquidity) lets takers fill at bar
+    prints when the book is empty, moved against the taker by `bar_slippage_ratio` (0.0005 = 5 bp).
     """
 
     instrument: Instrument
@@ -63,6 +77,8 @@ class SymbolSpec:
     limit_price_band_ratio: Decimal = Decimal("0.1")
     default_funding_rate: Decimal = Decimal("0.0001")
     funding_interval_ms: int | None = None
+    bar_fill: BarFill | None = None
+    bar_slippage_ratio: Decimal = Decimal(0)
 
     @property
     def symbol(self) -> str:

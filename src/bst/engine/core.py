@@ -222,6 +222,25 @@ class MatchingEngine:
         """Record a public trade; fill resting orders it reached; check TP/SL and liquidation."""
         self._input.trade(self._sym(symbol, category), price, size, taker_side, ts_ms)
 
+    def on_bar_print(
+        self,
+        symbol: str,
+        price: Decimal,
+        volume: Decimal,
+        ts_ms: int,
+        *,
+        previous: Decimal | None = None,
+        category: Category | None = None,
+    ) -> None:
+        """Apply one print of a confirmed bar's path (`bst.engine.market_input.bar_path`) at its time.
+
+        What `apply(KlineUpdate)` does for each of a bar's four prints, for a driver that feeds
+        them at their own times (a backtest interleaving requests with them); `previous` is the
+        bar's print before this one (None for the open: the move from the last bar is a gap).
+        """
+        sym = self._sym(symbol, category)
+        self._input.bar_print(sym, price, volume, ts_ms, previous)
+
     def on_mark_price(
         self,
         symbol: str,

@@ -285,6 +285,17 @@ class EngineGateway:
             self._wakeup.clear()
             await self._wakeup.wait()
 
+    def drain(self) -> list[AccountEvent]:
+        """Return the events queued for this feed now, oldest first, without waiting.
+
+        For drivers that step the engine themselves (the backtester): what the engine did so far
+        is published first; the feed must be started.
+        """
+        self._hub.publish()
+        events = list(self._queue)
+        self._queue.clear()
+        return events
+
     # --- internals ---------------------------------------------------------------------------------
 
     async def _answer(self, result: T) -> T:

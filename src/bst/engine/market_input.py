@@ -39,6 +39,7 @@ from bst.domain.events import (
     TradesUpdate,
 )
 from bst.domain.market import Category, PriceLevel, Side
+from bst.engine import bar_fills
 from bst.engine.matching import Matcher
 from bst.engine.timeline import Timeline
 from bst.engine.venue import SymbolState, Venue
@@ -163,6 +164,8 @@ class MarketInput:
         """Record a public trade; fill resting orders it reached; check TP/SL and liquidation."""
         self.timeline.advance(ts_ms)
         sym.last_price = price
+        if sym.awaiting_print:
+            bar_fills.on_print(self.matcher, sym, price)
         self.matcher.on_trade(sym, price, size, taker_side)
         self.timeline.after_price_move(sym)
 
@@ -197,6 +200,25 @@ class MarketInput:
                 self.venue.refresh_funding_due()
         timeline.after_price_move(sym)
 
+    def bar_print(
+        self, sym: SymbolState, price: Decimal, volume: Decimal, at_ms: int, previous: Decimal | None
+    ) -> None:
+        """Apply one print of a bar's path at `at_ms` (`previous`: the print before it in the bar).
+
+        The market moves from `previous` to `price` continuously, so with a bar fill the TP/SL
+        prices between them are printed first (the last price only); the print itself reaches
+        resting orders on both sides with the bar's `volume` (see `bars`).
+        """
+        if previous is not None and sym.spec.bar_fill is not None and sym.holders:
+            for stop in bar_fills.stops_between(self.venue, sym, previous, price):
+                self.prices(sym, at_ms, last=stop)
+        before = sym.last_price
+        fell = before is not None and price < before
+        first, second = (Side.SELL, Side.BUY) if fell else (Side.BUY, Side.SELL)
+        self.trade(sym, price, volume, first, at_ms)
+        self.matcher.on_trade(sym, price, volume, second)
+        self.timeline.after_price_move(sym)
+
     def bars(self, event: KlineUpdate) -> None:
         """Move the market along each confirmed bar's path (see `bar_path`).
 
@@ -205,17 +227,15 @@ class MarketInput:
         from: a fall fills buys first). A candle carries no queue or depth, so each print offers the
         bar's whole volume to each side (a zero-volume bar moves prices without filling) and the
         queue ahead is whatever the external book showed when an order joined (none without a book).
-        Prints set the last price, so TP/SL triggers on them; a triggered market order still needs
-        book liquidity to fill.
+        Prints set the last price, so TP/SL triggers on them; a triggered market order needs book
+        liquidity to fill, unless the symbol has a bar fill (`bst.engine.bar_fills`): then it fills
+        at the print, and the bar also moves through every TP/SL price between two of its prints
+        (the last price only: such a stop print offers no volume to resting orders).
         """
         sym = self.symbol(event.symbol, event.category)
         for live in sorted((b for b in event.bars if b.confirmed), key=lambda b: b.bar.open_time_ms):
-            volume = live.bar.volume
+            previous: Decimal | None = None
             for at_ms, price in bar_path(live):
-                before = sym.last_price
-                fell = before is not None and price < before
-                first, second = (Side.SELL, Side.BUY) if fell else (Side.BUY, Side.SELL)
-                self.trade(sym, price, volume, first, at_ms)
-                self.matcher.on_trade(sym, price, volume, second)
-                self.timeline.after_price_move(sym)
+                self.bar_print(sym, price, live.bar.volume, at_ms, previous)
+                previous = price
         self.advance(event.ts_ms)

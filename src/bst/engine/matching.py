@@ -27,6 +27,7 @@ from bst.domain.orders import (
     cancelled_status,
 )
 from bst.domain.portfolio import apply_fill
+from bst.engine import bar_fills
 from bst.engine.accounts import Account, margin_summary
 from bst.engine.venue import SymbolState, Venue
 from bst.engine.working import WorkingOrder
@@ -120,7 +121,10 @@ class Matcher:
             if order.leaves_qty > closable:
                 order.qty = order.cum_qty + closable
         if order.price is None:
-            self.cancel(order, CancelType.UNKNOWN, self._unfilled_reason(order))
+            self.cancel(order, CancelType.UNKNOWN, self.unfilled_reason(order))
+            return
+        if bar_fills.applies(sym, order):
+            bar_fills.activate(self, order, sym)
             return
         book = sym.book
         if order.tif is TimeInForce.POST_ONLY:
@@ -132,16 +136,17 @@ class Matcher:
             self.cancel(order, CancelType.UNKNOWN, RejectReason.NO_ENOUGH_QTY_TO_FILL)
             return
         self.take(order, sym, order.price)
-        if self._done(order):
+        if self.is_done(order):
             self.complete(order)
         elif order.order_type is OrderType.MARKET or order.tif in (TimeInForce.IOC, TimeInForce.FOK):
-            self.cancel(order, CancelType.UNKNOWN, self._unfilled_reason(order))
+            self.cancel(order, CancelType.UNKNOWN, self.unfilled_reason(order))
         else:
             self.rest(order, sym)
             self.venue.emit_order(order)
         self.after_fills(sym, {order.uid})
 
-    def _unfilled_reason(self, order: WorkingOrder) -> str:
+    def unfilled_reason(self, order: WorkingOrder) -> str:
+        """Return the rejectReason of a taker cancelled for want of liquidity."""
         if order.category is Category.SPOT:
             return RejectReason.CANCEL_FOR_NO_FULL_FILL
         return RejectReason.NO_IMMEDIATE_QTY_TO_FILL
@@ -157,7 +162,8 @@ class Matcher:
                 return True
         return False
 
-    def _done(self, order: WorkingOrder) -> bool:
+    def is_done(self, order: WorkingOrder) -> bool:
+        """Return whether nothing of the order is left to fill."""
         if order.quote_sized:
             return order.leaves_quote <= 0
         return order.leaves_qty <= 0
@@ -187,6 +193,8 @@ class Matcher:
         """Close an open order without further fills (`Deactivated` if it never triggered)."""
         if order.resting:
             self.venue.sym_of(order).resting(order.is_buy).remove(order)
+        elif order.status is OrderStatus.NEW:
+            bar_fills.forget(self.venue.sym_of(order), order)
         self.unreserve(order)
         if order.awaiting_trigger:
             self.venue.sym_of(order).triggers.discard(order)
@@ -225,7 +233,7 @@ class Matcher:
                 break
             self.fill(order, sym, qty, price, is_maker=False)
             sym.book.consume(not order.is_buy, price, qty)
-            if self._done(order):
+            if self.is_done(order):
                 break
 
     def fill(
@@ -367,7 +375,7 @@ class Matcher:
             self.fill(order, sym, qty, order.price, is_maker=True)
             remaining -= qty
             touched.add(order.uid)
-            if self._done(order):
+            if self.is_done(order):
                 finished.append(order)
             else:
                 order.status = OrderStatus.PARTIALLY_FILLED
@@ -416,12 +424,12 @@ class Matcher:
                     self.fill(order, sym, qty, order.price, is_maker=True)
                     book.consume(not is_buy, level_price, qty)
                     filled = True
-                    if self._done(order):
+                    if self.is_done(order):
                         break
                 if not filled:
                     break
                 touched.add(order.uid)
-                if self._done(order):
+                if self.is_done(order):
                     self.complete(order)
                 else:
                     order.status = OrderStatus.PARTIALLY_FILLED

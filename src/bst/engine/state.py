@@ -20,7 +20,7 @@ from bst.domain.market import Category
 from bst.domain.orders import Execution, Order, OrderStatus
 from bst.engine.accounts import account_from_state, account_to_state
 from bst.engine.book import LiquidityBook
-from bst.engine.config import EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
+from bst.engine.config import BarFill, EngineConfig, FeeSchedule, LatencyModel, SymbolSpec
 from bst.engine.ids import IdFactory
 from bst.engine.venue import SymbolState, Venue
 from bst.engine.working import WorkingOrder
@@ -134,6 +134,9 @@ def _symbol_to_state(sym: SymbolState) -> dict[str, Any]:
         "limit_price_band_ratio": str(spec.limit_price_band_ratio),
         "default_funding_rate": str(spec.default_funding_rate),
         "funding_interval_ms": spec.funding_interval_ms,
+        "bar_fill": spec.bar_fill.value if spec.bar_fill is not None else None,
+        "bar_slippage_ratio": str(spec.bar_slippage_ratio),
+        "awaiting_print": [o.order_id for o in sym.awaiting_print],
         "book": sym.book.to_state(),
         "last_price": _opt(sym.last_price),
         "mark": _opt(sym.mark),
@@ -154,6 +157,8 @@ def _symbol_from_state(data: dict[str, Any]) -> SymbolState:
         limit_price_band_ratio=Decimal(data["limit_price_band_ratio"]),
         default_funding_rate=Decimal(data["default_funding_rate"]),
         funding_interval_ms=data["funding_interval_ms"],
+        bar_fill=BarFill(data["bar_fill"]) if data.get("bar_fill") else None,
+        bar_slippage_ratio=Decimal(data.get("bar_slippage_ratio", "0")),
     )
     sym = SymbolState(spec)
     sym.book = LiquidityBook.from_state(data["book"])
@@ -216,9 +221,11 @@ def load(data: dict[str, Any]) -> Venue:
     venue.priority = data["priority"]
     venue.exec_seq = data["exec_seq"]
     venue.request_seq = data["request_seq"]
+    awaiting: dict[tuple[Category, str], list[str]] = {}
     for raw in data["symbols"]:
         sym = _symbol_from_state(raw)
         venue.symbols[(sym.spec.category, sym.spec.symbol)] = sym
+        awaiting[(sym.spec.category, sym.spec.symbol)] = raw.get("awaiting_print", [])
     for raw in data["accounts"]:
         account = account_from_state(raw, _fees_from_state(raw["fees"]))
         venue.accounts[account.uid] = account
@@ -232,6 +239,8 @@ def load(data: dict[str, Any]) -> Venue:
                 venue.sym_of(order).triggers.add(order)
         account.closed = {o["order_id"]: decode(Order, o) for o in raw["closed"]}
         account.executions = [decode(Execution, e) for e in raw["executions"]]
+    for key, order_ids in awaiting.items():
+        venue.symbols[key].awaiting_print = [venue.orders[order_id] for order_id in order_ids]
     venue.refresh_funding_due()
     venue.pending = [
         (int(at), int(seq), str(action), _arguments_from_state(args))

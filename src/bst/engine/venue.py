@@ -36,6 +36,7 @@ class SymbolState:
     """One symbol's market: external book, resting user orders, prices and the funding clock."""
 
     __slots__ = (
+        "awaiting_print",
         "book",
         "buys",
         "checked_last",
@@ -68,6 +69,8 @@ class SymbolState:
         """Accounts with a non-zero position here (insertion-ordered set)."""
         self.triggers = TriggerBook()
         """Untriggered conditional orders, by the price they watch."""
+        self.awaiting_print: list[WorkingOrder] = []
+        """Takers waiting for the next print (`BarFill.NEXT_PRINT`), in arrival order."""
 
     @property
     def is_linear(self) -> bool:
