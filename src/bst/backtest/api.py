@@ -38,7 +38,8 @@ from bst.backtest.inputs import (
     recording_source,
 )
 from bst.backtest.instruments import candle_instrument, generic_instrument, tick_of
-from bst.backtest.metrics import compute_metrics
+from bst.backtest.metrics import compute_metrics, compute_symbol_metrics
+from bst.backtest.prices import candle_prices, merge_prices
 from bst.backtest.result import BacktestResult, RunInfo
 from bst.backtest.runner import BacktestRunner, MarketSource
 from bst.backtest.runs import new_run_id, save_run
@@ -149,7 +150,15 @@ async def run_async(
         if symbol not in closes and symbol in outcome.first_price:
             closes[symbol] = (outcome.first_price[symbol], outcome.last_price[symbol])
     first_ms = min((int(c.open_time_ms[0]) for c in candles if len(c)), default=outcome.start_ms)
-    metrics = compute_metrics(ledger, config.cash, first_ms, outcome.end_ms, closes, names, built["equity"])
+    metrics = compute_metrics(
+        ledger, config.cash, first_ms, outcome.end_ms, closes, names, built["equity"], config.metrics
+    )
+    per_symbol = compute_symbol_metrics(ledger, first_ms, outcome.end_ms, closes, names)
+    candle_symbols = {c.symbol for c in candles}
+    drawn = merge_prices(
+        [candle_prices(c) for c in candles]
+        + [outcome.book.prices.frame(s) for s in names if s not in candle_symbols]
+    )
     created = created_ms if created_ms is not None else int(time.time() * 1000)
     run_id = (
         new_run_id(store_dir, created, strategy_obj.name, names[0])
@@ -178,8 +187,9 @@ async def run_async(
         metrics=metrics,
         created_ms=created,
         counts=counts,
+        symbol_metrics=per_symbol,
     )
-    result = BacktestResult(info, ledger=ledger, **built)
+    result = BacktestResult(info, ledger=ledger, prices=drawn, **built)
     if save:
         save_run(result, store_dir)
     return result

@@ -39,6 +39,8 @@ def describe_config(config: BacktestConfig) -> dict[str, str]:
         "close_at_end": "yes" if config.close_at_end else "no",
         "equity_step_ms": str(config.equity_step_ms) if config.equity_step_ms else "auto",
         "seed": str(config.seed),
+        "returns_period": config.metrics.period,
+        "risk_free_rate": f"{config.metrics.risk_free_rate * 100:g} %",
     }
 
 
@@ -103,4 +105,5 @@ def describe_assumptions(
         lines.append("end: open orders cancelled and positions closed at the last price when the data ends")
     else:
         lines.append("end: positions left open are valued at the last price")
+    lines.append(config.metrics.describe())
     return tuple(lines)

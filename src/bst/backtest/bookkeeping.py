@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+from bst.backtest.prices import PriceRecorder
 from bst.backtest.result import EquityPoint, Ledger, PositionPoint
 from bst.backtest.round_trips import RoundTripBook
 from bst.domain.account_events import (
@@ -43,6 +44,8 @@ class RunBook:
         self._sizes: dict[str, Decimal] = {}
         self.fees = _ZERO
         self.funding = _ZERO
+        self.prices = PriceRecorder()
+        """Each symbol's price at the equity samples (what the report draws for order-book runs)."""
 
     def on_events(self, events: Iterable[AccountEvent]) -> None:
         """Book the account's events (hand-over events carry nothing new and are skipped)."""
@@ -93,6 +96,7 @@ class RunBook:
             self._equity[-1] = point
         else:
             self._equity.append(point)
+            self.prices.sample(ts_ms, engine)
         return point
 
     @property

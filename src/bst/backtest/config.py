@@ -7,6 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from bst.backtest.latency import ZERO_LATENCY, Latency
+from bst.backtest.metrics import MetricSettings
 from bst.domain.errors import ConfigError
 from bst.engine import BarFill, FeeSchedule
 
@@ -38,7 +39,8 @@ class BacktestConfig:
     files), `request_latency` strategy -> engine, `response_latency` engine -> strategy (replies and
     account events). `equity_step_ms` (None: one bar in candle runs, one second otherwise) spaces
     the equity curve. `close_at_end` cancels open orders and closes positions at the last price
-    once the data ends, so every trade is a round trip.
+    once the data ends, so every trade is a round trip. `metrics` sets the returns period and the
+    risk-free rate of the ratios (Sharpe, Sortino, ...: `bst.backtest.metrics`).
     """
 
     cash: Decimal = Decimal(10_000)
@@ -56,6 +58,7 @@ class BacktestConfig:
     equity_step_ms: int | None = None
     seed: int = 0
     tag: str = "bt"
+    metrics: MetricSettings = field(default_factory=MetricSettings)
     params: dict[str, str] = field(default_factory=dict)
     """The strategy's parameters as typed (for the record; the strategy object holds the values)."""
 

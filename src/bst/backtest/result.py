@@ -97,6 +97,10 @@ BustTrade (liquidation)."""
 POSITION_COLUMNS = ("time", "symbol", "size", "avg_price", "mark_price", "unrealised_pnl", "cum_realised_pnl")
 """Every change of a position, as the account feed reported it."""
 
+PRICE_COLUMNS = ("symbol", "time", "open", "high", "low", "close", "bars")
+"""The prices the report draws, per symbol (`bst.backtest.prices`): downsampled OHLC bars, `time`
+the first bar's open time, `bars` how many data bars (or price samples) one row stands for."""
+
 
 @dataclass(frozen=True, slots=True)
 class RoundTrip:
@@ -208,6 +212,8 @@ class RunInfo:
     created_ms: int
     counts: Mapping[str, int] = field(default_factory=dict)
     """Events processed per kind (market events, bars, requests, ...)."""
+    symbol_metrics: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each symbol's metrics (`bst.backtest.metrics.SYMBOL_METRICS`), for the per-symbol table."""
 
     def to_json(self) -> dict[str, Any]:
         """Return the run's facts as JSON-compatible data (Decimals as strings)."""
@@ -228,6 +234,7 @@ class RunInfo:
             "metrics": dict(self.metrics),
             "created_ms": self.created_ms,
             "counts": dict(self.counts),
+            "symbol_metrics": {symbol: dict(values) for symbol, values in self.symbol_metrics.items()},
         }
 
     @classmethod
@@ -250,6 +257,7 @@ class RunInfo:
             metrics=dict(data["metrics"]),
             created_ms=int(data["created_ms"]),
             counts={str(k): int(v) for k, v in data.get("counts", {}).items()},
+            symbol_metrics={str(k): dict(v) for k, v in data.get("symbol_metrics", {}).items()},
         )
 
 
@@ -258,7 +266,8 @@ class BacktestResult:
     """A finished (or loaded) run: its facts and frames; `ledger` holds the exact records in memory.
 
     `trades`, `equity`, `orders`, `fills` and `positions` have the columns of `TRADE_COLUMNS`,
-    `EQUITY_COLUMNS` (indexed by time), `ORDER_COLUMNS`, `FILL_COLUMNS` and `POSITION_COLUMNS`.
+    `EQUITY_COLUMNS` (indexed by time), `ORDER_COLUMNS`, `FILL_COLUMNS` and `POSITION_COLUMNS`;
+    `prices` (`PRICE_COLUMNS`) is what the report's charts draw (empty: none known).
     """
 
     info: RunInfo
@@ -268,6 +277,7 @@ class BacktestResult:
     fills: pd.DataFrame
     positions: pd.DataFrame
     ledger: Ledger | None = None
+    prices: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(PRICE_COLUMNS)))
 
     @property
     def run_id(self) -> str:
@@ -296,6 +306,7 @@ __all__ = [
     "FILL_COLUMNS",
     "ORDER_COLUMNS",
     "POSITION_COLUMNS",
+    "PRICE_COLUMNS",
     "TRADE_COLUMNS",
     "BacktestResult",
     "EquityPoint",

@@ -347,7 +347,7 @@ class BacktestRunner:
         """Move the run's time forward to `at_ms` (never back), sampling equity on the way."""
         if at_ms <= self._now:
             return
-        self._maybe_sample(self._now)
+        self._maybe_sample(self._now, at_ms)
         self._now = at_ms
         self.clock.advance((at_ms - self.clock.now_ms()) / 1000)
 
@@ -559,10 +559,16 @@ class BacktestRunner:
                 marks[symbol] = price
         return marks
 
-    def _maybe_sample(self, now_ms: int) -> None:
-        """Sample equity at `now_ms` (time is about to move on) when a step has passed since the last."""
+    def _maybe_sample(self, now_ms: int, next_ms: int) -> None:
+        """Sample equity at `now_ms` when an equity step boundary lies in (now_ms, next_ms].
+
+        Boundaries are multiples of the step in exchange time, so in a candle run the samples fall
+        on each bar's close (its last millisecond, before the next bar opens), as bar-by-bar
+        backtesters mark equity; the first move of the run is sampled too (the starting cash).
+        """
+        step = self._equity_step_ms
         last = self.book.last_equity
-        if last is not None and now_ms - last.ts_ms < self._equity_step_ms:
+        if last is not None and next_ms // step == now_ms // step:
             return
         assert self._account is not None
         self.book.sample(now_ms, self.engine, self._account.uid, self._marks())

@@ -3,7 +3,7 @@
     run.json          RunInfo: config, assumptions, inputs, metrics, counts (written last)
     trades.parquet    TRADE_COLUMNS        equity.parquet     EQUITY_COLUMNS (+ time)
     orders.parquet    ORDER_COLUMNS        fills.parquet      FILL_COLUMNS
-    positions.parquet POSITION_COLUMNS
+    positions.parquet POSITION_COLUMNS     prices.parquet     PRICE_COLUMNS (what the report draws)
 
 Every file is replaced atomically and `run.json` comes last, so a directory without it is an
 interrupted save and is not listed. A run id is `<UTC time>-<strategy>-<first symbol>`, made unique
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bst.backtest.result import BacktestResult, RunInfo
+from bst.backtest.result import PRICE_COLUMNS, BacktestResult, RunInfo
 from bst.data.atomic import write_atomic, write_bytes_atomic
 from bst.domain.errors import BstError, ConfigError
 
@@ -36,6 +36,8 @@ __all__ = [
 RUNS_DIR = "backtests"
 RUN_FILE = "run.json"
 FRAMES = ("trades", "equity", "orders", "fills", "positions")
+OPTIONAL_FRAMES = ("prices",)
+"""Frames a run saved by an older bst may lack (loaded empty)."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -63,7 +65,7 @@ def save_run(result: BacktestResult, data_dir: Path) -> Path:
     """Write a run's frames and facts under `data_dir`; return its directory."""
     directory = run_directory(data_dir, result.info.run_id)
     directory.mkdir(parents=True, exist_ok=True)
-    for name in FRAMES:
+    for name in (*FRAMES, *OPTIONAL_FRAMES):
         _write_frame(directory / f"{name}.parquet", getattr(result, name), index=name == "equity")
     text = json.dumps(result.info.to_json(), indent=2, sort_keys=False, allow_nan=False)
     write_bytes_atomic(directory / RUN_FILE, (text + "\n").encode())
@@ -93,6 +95,13 @@ def load_run(data_dir: Path, run_id: str) -> BacktestResult:
             frames[name] = pd.read_parquet(path)
         except (OSError, ValueError) as e:
             raise ConfigError(f"backtest {run_id}: cannot read {path.name}: {e}") from e
+    prices_path = directory / "prices.parquet"
+    prices = pd.DataFrame(columns=list(PRICE_COLUMNS))
+    if prices_path.is_file():
+        try:
+            prices = pd.read_parquet(prices_path)
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"backtest {run_id}: cannot read {prices_path.name}: {e}") from e
     return BacktestResult(
         info,
         trades=frames["trades"],
@@ -100,6 +109,7 @@ def load_run(data_dir: Path, run_id: str) -> BacktestResult:
         orders=frames["orders"],
         fills=frames["fills"],
         positions=frames["positions"],
+        prices=prices,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any, cast
 from bst.domain.errors import BstError
 from bst.domain.instrument import Instrument
 from bst.domain.market import Category
-from bst.domain.orders import AmendRequest, Execution, Order, OrderAck, OrderRequest
+from bst.domain.orders import AmendRequest, Execution, Order, OrderAck, OrderFilter, OrderRequest
 from bst.domain.portfolio import Position, WalletBalance
 from bst.engine.gateway import EngineGateway
 
@@ -85,11 +85,22 @@ class DelayedGateway:
         return cast(OrderAck, await self._call("amend_order", request))
 
     async def cancel_order(
-        self, category: Category, symbol: str, *, order_id: str = "", order_link_id: str = ""
+        self,
+        category: Category,
+        symbol: str,
+        *,
+        order_id: str = "",
+        order_link_id: str = "",
+        order_filter: OrderFilter | None = None,
     ) -> OrderAck:
         """Send a cancel."""
         answer = await self._call(
-            "cancel_order", category, symbol, order_id=order_id, order_link_id=order_link_id
+            "cancel_order",
+            category,
+            symbol,
+            order_id=order_id,
+            order_link_id=order_link_id,
+            order_filter=order_filter,
         )
         return cast(OrderAck, answer)
 
