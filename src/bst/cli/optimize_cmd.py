@@ -63,7 +63,10 @@ def _ranked_table(summary: StudySummary, top: int) -> Table:
     for o in summary.objectives:
         table.add_column(o.name, justify="right", style="bold")
     table.add_column("parameters")
-    for label, _key in _METRIC_COLUMNS:
+    metrics = [
+        (label, key) for label, key in _METRIC_COLUMNS if key not in {o.metric for o in summary.objectives}
+    ]
+    for label, _key in metrics:
         table.add_column(label, justify="right")
     table.add_column("trades", justify="right")
     for t in shown:
@@ -73,7 +76,7 @@ def _ranked_table(summary: StudySummary, top: int) -> Table:
             str(t.number) + (f" (retry of {t.retry_of})" if t.retry_of is not None else ""),
             *(_num(v) for v in t.values),
             params,
-            *(_num(t.metrics.get(key)) for _label, key in _METRIC_COLUMNS),
+            *(_num(t.metrics.get(key)) for _label, key in metrics),
             _num(t.metrics.get("trades")),
         )
     return table

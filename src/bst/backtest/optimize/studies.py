@@ -180,13 +180,25 @@ def open_study(
     if not isinstance(stored, dict):
         raise ConfigError(f"study {access.name!r} was not made by bst optimize: choose another --study name")
     if definition is not None and stored != dict(definition):
-        key = next(k for k in sorted(set(stored) | set(definition)) if stored.get(k) != definition.get(k))
+        key, was, now = _difference(stored, dict(definition))
         raise ConfigError(
-            f"study {access.name!r} exists with another {key} "
-            f"({stored.get(key)!r}, not {definition.get(key)!r}): "
+            f"study {access.name!r} exists with another {key} ({was!r}, not {now!r}): "
             "choose another --study name, or give only --study (and --storage) to join it"
         )
     return study, stored
+
+
+def _difference(
+    stored: dict[str, object], given: dict[str, object], prefix: str = ""
+) -> tuple[str, object, object]:
+    """Return the first key (dotted into nested mappings) whose values differ, and both values."""
+    for key in [*stored, *(k for k in given if k not in stored)]:
+        was, now = stored.get(key), given.get(key)
+        if was != now:
+            if isinstance(was, dict) and isinstance(now, dict):
+                return _difference(was, now, f"{prefix}{key}.")
+            return f"{prefix}{key}", was, now
+    return prefix.rstrip(".") or "definition", stored, given
 
 
 def make_sampler(
