@@ -11,6 +11,7 @@ reached in each cell (None where no trial fell).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -154,9 +155,14 @@ def importances(
     varied = [n for n in names if len({repr(t.params.get(n)) for t in complete}) > 1]
     if len(complete) < 2 or not varied:
         return {}
-    target = (lambda t: t.values[0]) if len(objectives) > 1 else None
+    target = None
+    if len(objectives) > 1:  # the evaluator explains low target values: turn a maximised one round
+        sign = -1.0 if objectives[0].direction is Direction.MAXIMIZE else 1.0
+        target = lambda t: sign * t.values[0]  # noqa: E731
     try:
-        found = optuna.importance.get_param_importances(study, params=varied, target=target)
+        with warnings.catch_warnings():  # it warns whenever a target is given, even a turned one
+            warnings.simplefilter("ignore", UserWarning)
+            found = optuna.importance.get_param_importances(study, params=varied, target=target)
     except (RuntimeError, ValueError, ZeroDivisionError):  # e.g. every value equal: nothing to explain
         return {}
     return {k: float(v) for k, v in found.items() if math.isfinite(v)}
