@@ -1,4 +1,4 @@
-"""Optimisation studies end to end in one process: seeded and repeatable, pruning, grid, Pareto, resume, join, folds."""
+"""Optimisation studies in one process: seeded and repeatable, pruning, grid, Pareto, resume, join, folds."""
 
 from __future__ import annotations
 
@@ -215,7 +215,8 @@ def test_the_outputs_hold_every_ranked_trial_the_importances_and_a_page_with_its
     )
     page = files["page"].read_text()
     assert "Plotly.newPlot" in page
-    assert 'id="importance-0"' in page and 'id="heat-0"' in page
+    assert 'id="importance-0"' in page
+    assert 'id="heat-0"' in page
     figures = json.loads(page.split('id="bst-figures">')[1].split("</script>")[0].replace("<\\/", "</"))
     heat = next(f["figure"]["data"][0] for f in figures if f["id"] == "heat-0")
     assert summary.heat_map is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -51,7 +53,7 @@ def test_folds_cover_the_range_without_overlap(raw: list[int], folds: int, ancho
     # out-of-sample windows: contiguous, in order, up to the end, after the first in-sample window
     assert found[0].out_start_ms == found[0].in_end_ms
     assert found[-1].out_end_ms == end
-    for before, after in zip(found, found[1:], strict=False):
+    for before, after in itertools.pairwise(found):
         assert before.out_end_ms == after.out_start_ms
     for f in found:
         assert f.in_end_ms == f.out_start_ms  # optimised only on bars before the window it is judged on
