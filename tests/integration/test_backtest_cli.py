@@ -83,6 +83,8 @@ def test_download_then_backtest_saves_the_run_its_report_and_the_same_numbers_as
     )
     listed = _bst(env, "backtest", "list", "--json")
     assert [r["run_id"] for r in json.loads(listed.stdout)] == [shown["run_id"]]
+    again_shown = _bst(env, "backtest", "show", shown["run_id"], "--json")
+    assert json.loads(again_shown.stdout)["metrics"] == shown["metrics"]
 
 
 @pytest.mark.parametrize(
@@ -100,6 +102,15 @@ def test_download_then_backtest_saves_the_run_its_report_and_the_same_numbers_as
         ),
         (["sma_cross", "BTCUSDT", "-i", "60", "--since", "2024-01-01"], "error: no stored klines for"),
         (["show", "no-such-run"], "error: no saved backtest 'no-such-run'"),
+        (
+            ["sma_cross", "BTCUSDT", "-i", "60", "-c", "spot"],
+            "error: --category spot: backtests trade linear",
+        ),
+        (
+            ["sma_cross", "BTCUSDT", "-i", "60", "--latency", "soon"],
+            "error: --latency: invalid latency 'soon'",
+        ),
+        (["sma_cross", "BTCUSDT", "-i", "60", "--size", "x"], "error: invalid value 'x' for parameter qty"),
     ],
 )
 def test_bad_input_is_one_line_and_a_non_zero_exit(

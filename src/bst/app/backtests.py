@@ -119,6 +119,10 @@ def parse_backtest(
     cls = resolve_strategy(strategy)
     names = parse_symbols(symbols)
     cat = Category.parse(category)
+    if cat is not Category.LINEAR:
+        raise ConfigError(
+            f"--category {cat.value}: backtests trade linear perpetuals; spot is not supported yet"
+        )
     wanted = Interval.parse(interval) if interval else None
     if wanted is None and data is None and not recordings:
         raise ConfigError("give the bar interval with -i (e.g. -i 60), a --data file or a --book recording")

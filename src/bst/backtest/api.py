@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
 
@@ -57,18 +59,11 @@ __all__ = ["Progress", "make_strategy", "run", "run_async"]
 Progress = Callable[[int, int | None], None]
 """Told (market events done, total or None when unknown) every thousand events."""
 
+P = ParamSpec("P")
+T = TypeVar("T")
 DataInput = str | Path | pd.DataFrame | CandleSeries
 """A file, a frame, or bars already loaded (the optimiser loads them once and runs many times)."""
 StrategyInput = str | StrategyType | Strategy[Params]
-
-
-def run(
-    strategy: StrategyInput,
-    symbols: str | Sequence[str] = (),
-    **options: object,
-) -> BacktestResult:
-    """Run a backtest and return its result (see `run_async` for the options); blocks until done."""
-    return asyncio.run(run_async(strategy, symbols, **options))  # type: ignore[arg-type]
 
 
 async def run_async(
@@ -194,6 +189,21 @@ async def run_async(
     if save:
         save_run(result, store_dir)
     return result
+
+
+def _blocking(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
+    """Return `function` as a call that runs it to the end on a new event loop."""
+
+    @functools.wraps(function)
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        return asyncio.run(function(*args, **kwargs))
+
+    return call
+
+
+run = _blocking(run_async)
+"""`run_async` as a plain call that blocks until the run is done (not inside a running event loop:
+a notebook awaits `run_async` instead)."""
 
 
 def _symbols(symbols: str | Sequence[str], data: object) -> tuple[str, ...]:

@@ -376,6 +376,8 @@ class BacktestRunner:
                 return
             self.counts["market_events"] += 1
             self._note_prices(event)
+            if self._progress is not None and self.counts["market_events"] % 1000 == 0:
+                self._progress(self.counts["market_events"], self._now)
         if source.to_strategy and not self._stopped:
             if source.receive_times:
                 at_ms = event.recv_ms
@@ -385,8 +387,6 @@ class BacktestRunner:
             at_ms = max(at_ms, self._last_feed_ms.get(key, 0))  # one stream: it never overtakes itself
             self._last_feed_ms[key] = at_ms
             self._push(at_ms, Phase.MARKET, _MarketDelivery(event))
-        if self._progress is not None and self.counts["market_events"] % 1000 == 0:
-            self._progress(self.counts["market_events"], self._now)
 
     def _note_prices(self, event: MarketEvent) -> None:
         if isinstance(event, KlineUpdate):

@@ -8,13 +8,19 @@ Rates stay the exchange's decimal text, so they are exact; rows are sorted by se
 without duplicates (a later download of the same settlement replaces it). The file is replaced
 atomically. `FundingStore.write` merges new rows in; `read` returns (time, rate) pairs of a range.
 Methods block (file I/O): async callers use `asyncio.to_thread`.
+
+`download_funding` fills the store from any `FundingHistorySource` (the REST client's
+`/v5/market/funding/history`): Bybit answers at most 200 settlements, the latest up to an end time,
+so the range is read backwards page by page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -23,7 +29,18 @@ from bst.data.atomic import write_atomic
 from bst.domain.errors import ConfigError
 from bst.domain.market import Category
 
-__all__ = ["FUNDING_DIR", "FundingRate", "FundingStore"]
+__all__ = [
+    "FUNDING_DIR",
+    "FUNDING_PAGE",
+    "FundingHistorySource",
+    "FundingRate",
+    "FundingRecord",
+    "FundingStore",
+    "download_funding",
+]
+
+FUNDING_PAGE = 200
+"""Settlements Bybit returns at most per funding-history request."""
 
 FUNDING_DIR = "funding"
 FundingRate = tuple[int, Decimal]
@@ -90,3 +107,60 @@ class FundingStore:
         )
         write_atomic(self.path(category, symbol), lambda p: pq.write_table(table, p, compression="zstd"))
         return len(merged) - before
+
+
+class FundingRecord(Protocol):
+    """One settlement as a funding-history source reports it."""
+
+    @property
+    def funding_time_ms(self) -> int:
+        """Return the settlement time (epoch ms)."""
+        ...
+
+    @property
+    def funding_rate(self) -> Decimal:
+        """Return the rate applied (a fraction)."""
+        ...
+
+
+class FundingHistorySource(Protocol):
+    """Anything that answers Bybit's funding history (the REST client)."""
+
+    async def get_funding_history(
+        self,
+        category: Category,
+        symbol: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        limit: int = FUNDING_PAGE,
+    ) -> Sequence[FundingRecord]:
+        """Return up to `limit` settlements in [start_ms, end_ms], the latest ones first taken."""
+        ...
+
+
+async def download_funding(
+    source: FundingHistorySource,
+    store: FundingStore,
+    category: Category,
+    symbol: str,
+    start_ms: int,
+    end_ms: int,
+) -> int:
+    """Store the symbol's settlements in [start_ms, end_ms]; return how many were new.
+
+    Pages go backwards from `end_ms` until a page is short or reaches `start_ms`.
+    """
+    rows: list[tuple[int, str]] = []
+    end = end_ms
+    while end >= start_ms:
+        records = await source.get_funding_history(
+            category, symbol, start_ms=start_ms, end_ms=end, limit=FUNDING_PAGE
+        )
+        rows.extend(
+            (r.funding_time_ms, str(r.funding_rate)) for r in records if start_ms <= r.funding_time_ms <= end
+        )
+        if len(records) < FUNDING_PAGE:
+            break
+        end = min(r.funding_time_ms for r in records) - 1
+    return await asyncio.to_thread(store.write, category, symbol, rows)

@@ -27,7 +27,15 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import TYPE_CHECKING
 
 from bst.domain.instrument import to_step
-from bst.domain.orders import CancelType, CreateType, OrderStatus, OrderType, RejectReason, TimeInForce
+from bst.domain.orders import (
+    CancelType,
+    CreateType,
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+    TriggerBy,
+)
 from bst.engine.config import BarFill, SymbolSpec
 from bst.engine.venue import SymbolState, Venue
 from bst.engine.working import WorkingOrder
@@ -143,18 +151,19 @@ def _rest_or_cancel(
 
 
 def stops_between(venue: Venue, sym: SymbolState, start: Decimal, end: Decimal) -> list[Decimal]:
-    """Return the TP/SL prices strictly between two prints, in the order a move start -> end meets them.
+    """Return the stop prices strictly between two prints, in the order a move start -> end meets them.
 
-    A bar moves continuously between its prints, so it passes every such price: printing them
-    lets a stop touched inside a bar trigger (and fill) at its own price.
+    Stops: positions' TP/SL and the triggers of conditional orders watching the last price. A bar
+    moves continuously between its prints, so it passes every such price: printing them lets a stop
+    touched inside a bar trigger (and fill) at its own price.
     """
     low, high = (start, end) if start < end else (end, start)
-    found: set[Decimal] = set()
+    candidates: list[Decimal | None] = []
+    if sym.triggers:
+        candidates.extend(sym.triggers.trigger_prices(TriggerBy.LAST_PRICE))
     for uid in sym.holders:
         position = venue.accounts[uid].positions.get(sym.spec.symbol)
-        if position is None:
-            continue
-        for price in (position.take_profit, position.stop_loss):
-            if price is not None and low < price < high:
-                found.add(price)
+        if position is not None:
+            candidates.extend((position.take_profit, position.stop_loss))
+    found = {p for p in candidates if p is not None and low < p < high}
     return sorted(found, reverse=end < start)

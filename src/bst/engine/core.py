@@ -232,12 +232,8 @@ class MatchingEngine:
         previous: Decimal | None = None,
         category: Category | None = None,
     ) -> None:
-        """Apply one print of a confirmed bar's path (`bst.engine.market_input.bar_path`) at its time.
-
-        What `apply(KlineUpdate)` does for each of a bar's four prints, for a driver that feeds
-        them at their own times (a backtest interleaving requests with them); `previous` is the
-        bar's print before this one (None for the open: the move from the last bar is a gap).
-        """
+        """Apply one of a confirmed bar's four prints (`market_input.bar_path`) at its time, as `apply`
+        does; `previous` is the bar's print before it (None for the open: a gap from the last bar)."""
         sym = self._sym(symbol, category)
         self._input.bar_print(sym, price, volume, ts_ms, previous)
 

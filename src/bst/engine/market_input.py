@@ -209,7 +209,7 @@ class MarketInput:
         prices between them are printed first (the last price only); the print itself reaches
         resting orders on both sides with the bar's `volume` (see `bars`).
         """
-        if previous is not None and sym.spec.bar_fill is not None and sym.holders:
+        if previous is not None and sym.spec.bar_fill is not None and (sym.holders or sym.triggers):
             for stop in bar_fills.stops_between(self.venue, sym, previous, price):
                 self.prices(sym, at_ms, last=stop)
         before = sym.last_price

@@ -122,6 +122,16 @@ class TriggerBook:
                     fired.extend(watch.due(price))
         return fired
 
+    def trigger_prices(self, by: TriggerBy) -> list[Decimal]:
+        """Return the trigger prices of the orders watching price `by` (any direction)."""
+        return [
+            order.trigger_price
+            for (watched, _), watch in self._watches.items()
+            if watched is by
+            for order in watch._orders
+            if order.trigger_price is not None
+        ]
+
     def __len__(self) -> int:
         return self._count
 

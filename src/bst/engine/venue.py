@@ -67,10 +67,10 @@ class SymbolState:
         """Last and reference price at the last TP/SL and liquidation checks."""
         self.holders: dict[int, None] = {}
         """Accounts with a non-zero position here (insertion-ordered set)."""
-        self.triggers = TriggerBook()
-        """Untriggered conditional orders, by the price they watch."""
         self.awaiting_print: list[WorkingOrder] = []
         """Takers waiting for the next print (`BarFill.NEXT_PRINT`), in arrival order."""
+        self.triggers = TriggerBook()
+        """Untriggered conditional orders, by the price they watch."""
 
     @property
     def is_linear(self) -> bool:

@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bst.backtest.candles import read_ohlcv
+from bst.backtest.candles import BarAggregator, read_ohlcv
 from bst.backtest.instruments import candle_instrument
 from bst.domain.errors import ConfigError
-from bst.domain.market import Interval
+from bst.domain.events import KlineUpdate
+from bst.domain.market import Bar, Category, Interval
 
 D = Decimal
 
@@ -97,3 +98,23 @@ def test_an_unknown_format_or_a_missing_file_is_refused(tmp_path: Path) -> None:
         read_ohlcv(tmp_path / "bars.xlsx", "ABCUSDT")
     with pytest.raises(ConfigError, match="no data file"):
         read_ohlcv(tmp_path / "none.csv", "ABCUSDT")
+
+
+def test_coarser_bars_close_on_time_and_after_a_gap_with_the_next_bar() -> None:
+    start = 1_704_067_200_000  # 2024-01-01 00:00 UTC
+
+    def minute(i: int, close: int) -> KlineUpdate:
+        bar = Bar(start + i * 60_000, D(close), D(close + 1), D(close - 1), D(close), D(1), D(close))
+        return KlineUpdate.closed(Category.LINEAR, "BTCUSDT", Interval.M1, bar)
+
+    fives = BarAggregator(Category.LINEAR, "BTCUSDT", Interval.M5)
+    done = [k for i in range(5) for k in fives.add_closed(minute(i, 100 + i))]  # 00:00-00:04: on time
+    assert [(k.ts_ms, k.bars[0].bar.open, k.bars[0].bar.close, k.bars[0].bar.volume) for k in done] == [
+        (start + 5 * 60_000 - 1, D(100), D(104), D(5))
+    ]
+    assert fives.add_closed(minute(5, 200)) == []
+    assert fives.add_closed(minute(6, 201)) == []
+    late = fives.add_closed(minute(12, 300))  # 00:07-00:09 missing: 00:05's bar is complete now
+    assert [(k.ts_ms, k.bars[0].bar.open, k.bars[0].bar.close, k.bars[0].bar.volume) for k in late] == [
+        (start + 10 * 60_000 - 1, D(200), D(201), D(2))
+    ]

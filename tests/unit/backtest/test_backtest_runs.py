@@ -17,6 +17,7 @@ from bst.domain.errors import ConfigError
 from bst.domain.market import Interval
 from bst.domain.orders import ExecType
 from bst.trading.context import Context
+from bst.trading.runtime import StrategyError
 
 D = Decimal
 
@@ -150,3 +151,15 @@ def test_a_saved_run_reads_back_with_the_same_frames_and_facts(tmp_path: Path) -
     assert loaded.stats.equals(result.stats)
     again = run(Script({0: step}), "BTCUSDT", data=bars, data_dir=tmp_path, save=True, created_ms=START_MS)
     assert again.info.run_id == "20240101-000000-script-BTCUSDT-2"
+
+
+def test_a_strategy_that_raises_stops_the_run_with_one_line() -> None:
+    def broken(ctx: Context) -> None:
+        raise ValueError("no such indicator")
+
+    with pytest.raises(StrategyError) as raised:
+        run(Script({1: broken}), "BTCUSDT", data=candles([(100, 101, 99, 100)] * 3))
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("strategy script failed in on_bar at 2024-01-01T00:01:59.999+00:00")
+    assert message.endswith("ValueError: no such indicator")

@@ -5,13 +5,16 @@ The default fees are Bybit's base tier: taker 0.055 %, maker 0.02 %.
 
 from __future__ import annotations
 
-from decimal import Decimal
+import dataclasses
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from enginekit import BTC_LINEAR, SYMBOL, T0, fills_of, limit, market, set_book, statuses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from marketkit import bar
 
 from bst.domain.market import Category, Side
-from bst.domain.orders import OrderStatus, TimeInForce
+from bst.domain.orders import OrderStatus, TimeInForce, TriggerDirection
 from bst.domain.portfolio import PositionSide
 from bst.engine import BarFill, EngineConfig, MatchingEngine, SymbolSpec
 from bst.engine.market_input import bar_path
@@ -214,3 +217,63 @@ def test_feeding_a_bars_prints_one_by_one_equals_applying_the_bar() -> None:
     assert split.executions(uid, LINEAR) == whole.executions(uid, LINEAR)
     assert split.drain_events() == whole.drain_events()
     assert split.to_state() == whole.to_state()
+
+
+def test_a_conditional_market_order_touched_inside_a_bar_fills_at_its_trigger() -> None:
+    engine, uid = _engine(BarFill.NEXT_PRINT)
+    request = dataclasses.replace(
+        market(Side.SELL, "0.1"), trigger_price=D(49_800), trigger_direction=TriggerDirection.FALL
+    )
+    ack = engine.place_order(uid, request)
+    assert engine.get_order(uid, LINEAR, order_id=ack.order_id).status is OrderStatus.UNTRIGGERED
+    # open 50000, high 50100 (nearer) then the low 49500: the fall passes 49800 on the way
+    engine.apply(bar(OPEN + 60_000, ("50000", "50100", "49500", "49700"), "10"))
+    (fill,) = engine.executions(uid, LINEAR)
+    assert (fill.exec_price, fill.exec_qty, fill.is_maker) == (D(49_800), D("0.1"), False)
+    assert engine.get_order(uid, LINEAR, order_id=ack.order_id).status is OrderStatus.FILLED
+
+
+PRICE = st.integers(40_000_0, 60_000_0).map(lambda n: D(n) / 10)
+
+
+@st.composite
+def _bars(draw: st.DrawFn) -> list[tuple[Decimal, Decimal, Decimal, Decimal]]:
+    out = []
+    for _ in range(draw(st.integers(2, 6))):
+        o, c = draw(PRICE), draw(PRICE)
+        h = max(o, c) + draw(st.integers(0, 500)) / D(10)
+        low = min(o, c) - draw(st.integers(0, 500)) / D(10)
+        out.append((o, h, low, c))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    _bars(), st.booleans(), st.sampled_from(list(BarFill)), st.integers(0, 20).map(lambda n: D(n) / 10_000)
+)
+def test_a_market_order_between_bars_fills_at_the_next_open_or_the_last_close(
+    ohlc: list[tuple[Decimal, Decimal, Decimal, Decimal]], buy: bool, mode: BarFill, slippage: Decimal
+) -> None:
+    """Property: wherever the bars go, the fill price is the mode's print moved by the slippage,
+    on the tick grid against the taker, and the wallet pays exactly price x qty x taker rate."""
+    engine, uid = _engine(mode, slippage=str(slippage))
+    side = Side.BUY if buy else Side.SELL
+    last_close = D("50100")  # the close of the bar _engine fed
+    for index, (o, h, low, c) in enumerate(ohlc):
+        before = engine.wallet(uid).coin("USDT").wallet_balance
+        executions = len(engine.executions(uid, LINEAR))
+        engine.place_order(uid, market(side, "0.01"))
+        engine.apply(bar(OPEN + (index + 1) * 60_000, (str(o), str(h), str(low), str(c)), "10"))
+        fills = engine.executions(uid, LINEAR)
+        assert len(fills) == executions + 1
+        fill = fills[0]
+        print_price = o if mode is BarFill.NEXT_PRINT else last_close
+        raw = print_price * (1 + slippage) if buy else print_price * (1 - slippage)
+        tick = BTC_LINEAR.tick_size
+        expected = (raw / tick).to_integral_value(ROUND_UP if buy else ROUND_DOWN) * tick if slippage else raw
+        assert fill.exec_price == expected
+        assert fill.exec_fee == D("0.01") * expected * D("0.00055")
+        assert (fill.exec_price >= print_price) if buy else (fill.exec_price <= print_price)
+        after = engine.wallet(uid).coin("USDT").wallet_balance
+        assert after == before - fill.exec_fee + fill.exec_pnl
+        last_close = c
