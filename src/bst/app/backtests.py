@@ -257,7 +257,7 @@ async def run_backtest(
         progress=observer.progressed if observer is not None else None,
     )
     directory = run_directory(root, result.run_id)
-    report = write_report(result, directory / REPORT_NAME)
+    report = directory / REPORT_NAME  # written with the run (`bst.backtest.runs.save_run`)
     extra = write_report(result, job.report) if job.report is not None else None
     return BacktestOutcome(result, directory, report, extra)
 

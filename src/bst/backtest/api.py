@@ -41,7 +41,7 @@ from bst.backtest.inputs import (
 )
 from bst.backtest.instruments import candle_instrument, generic_instrument, tick_of
 from bst.backtest.metrics import compute_metrics, compute_symbol_metrics
-from bst.backtest.prices import candle_prices, merge_prices
+from bst.backtest.prices import candle_prices, describe_coverage, merge_prices
 from bst.backtest.result import BacktestResult, RunInfo
 from bst.backtest.runner import BacktestRunner, MarketSource
 from bst.backtest.runs import new_run_id, save_run
@@ -179,7 +179,7 @@ async def run_async(
         assumptions=describe_assumptions(
             config, candles=bool(candles), books=bool(recordings), inferred=inferred, unfunded=funding_notes
         ),
-        inputs=tuple(s.description for s in sources),
+        inputs=(*(s.description for s in sources), *(describe_coverage(c) for c in candles)),
         metrics=metrics,
         created_ms=created,
         counts=counts,

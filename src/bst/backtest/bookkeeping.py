@@ -96,7 +96,7 @@ class RunBook:
             self._equity[-1] = point
         else:
             self._equity.append(point)
-            self.prices.sample(ts_ms, engine)
+            self.prices.record(ts_ms, prices)
         return point
 
     @property

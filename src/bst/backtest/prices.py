@@ -4,9 +4,10 @@ Charts need the market a run saw, but not all of it: a year of minute bars is ha
 candles per symbol, more than a browser draws smoothly. So what is drawn is downsampled (never
 what is computed: metrics come from the ledger): `candle_prices` groups consecutive data bars
 `k` at a time (first open, highest high, lowest low, last close) so that at most `limit` remain;
-`PriceRecorder` keeps each symbol's price at the run's equity samples (the engine's last trade
-price, else its book's mid) in at most `2 x limit` bars, merging neighbours pairwise as the run
-grows, so an order-book replay of any length holds a bounded number of points.
+`PriceRecorder` keeps each symbol's price at the run's equity samples (the engine's reference
+price: mark, else last trade, else the book's mid) in at most `2 x limit` bars, merging
+neighbours pairwise as the run grows, so an order-book replay of any length holds a bounded
+number of points.
 
 The frame (`PRICE_COLUMNS`, from `bst.backtest.result`) has one row per drawn bar: `time` is the
 open time of the bar's first sample, `bars` how many data bars or samples it stands for.
@@ -14,7 +15,7 @@ open time of the bar's first sample, `bars` how many data bars or samples it sta
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 import numpy as np
@@ -22,9 +23,15 @@ import pandas as pd
 
 from bst.backtest.candles import CandleSeries
 from bst.backtest.result import PRICE_COLUMNS
-from bst.engine import MatchingEngine
 
-__all__ = ["MAX_DRAWN_BARS", "PriceRecorder", "candle_prices", "empty_prices", "merge_prices"]
+__all__ = [
+    "MAX_DRAWN_BARS",
+    "PriceRecorder",
+    "candle_prices",
+    "describe_coverage",
+    "empty_prices",
+    "merge_prices",
+]
 
 MAX_DRAWN_BARS = 4000
 """Bars drawn per symbol at most (candles are grouped, sampled prices merged, beyond it)."""
@@ -92,16 +99,10 @@ class PriceRecorder:
         self._bars: dict[str, list[list[float]]] = {}
         self._per_bar: dict[str, int] = {}
 
-    def sample(self, ts_ms: int, engine: MatchingEngine) -> None:
-        """Record each symbol's last trade price (else the book's mid) at `ts_ms`."""
-        for spec in engine.symbols():
-            symbol = spec.instrument.symbol
-            market = engine.market(symbol, category=spec.instrument.category)
-            price: Decimal | None = market.last_price
-            if price is None and market.best_bid is not None and market.best_ask is not None:
-                price = (market.best_bid + market.best_ask) / 2
-            if price is not None:
-                self.add(symbol, ts_ms, float(price))
+    def record(self, ts_ms: int, prices: Mapping[str, Decimal]) -> None:
+        """Record each symbol's price at `ts_ms` (the engine's reference prices at an equity sample)."""
+        for symbol, price in prices.items():
+            self.add(symbol, ts_ms, float(price))
 
     def add(self, symbol: str, ts_ms: int, price: float) -> None:
         """Record one price of `symbol` (times never go back)."""
@@ -164,3 +165,28 @@ def merge_prices(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return empty_prices()
     return pd.concat(parts, ignore_index=True)[list(PRICE_COLUMNS)]
+
+
+def _utc(ts_ms: int) -> str:
+    return pd.Timestamp(ts_ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
+def describe_coverage(series: CandleSeries) -> str:
+    """Return the data range of a symbol's candles and its gaps (missing bars), in one line."""
+    times = np.asarray(series.open_time_ms, dtype="int64")
+    name = f"{series.symbol}: bars of interval {series.interval.value}"
+    if len(times) == 0:
+        return f"{name}: none"
+    line = f"{name} from {_utc(int(times[0]))} to {_utc(int(times[-1]))} (bar opens), {len(times):,} bars"
+    step = series.interval.fixed_ms
+    if step is None or len(times) < 2:
+        return line  # monthly bars have no fixed length to find gaps by
+    missing = np.diff(times) // step - 1
+    gaps = np.flatnonzero(missing > 0)
+    if len(gaps) == 0:
+        return f"{line}, no gaps"
+    widest = int(gaps[np.argmax(missing[gaps])])
+    return (
+        f"{line}, {int(missing[gaps].sum()):,} bars missing in {len(gaps):,} gaps "
+        f"(the widest: {int(missing[widest]):,} bars after {_utc(int(times[widest]))})"
+    )

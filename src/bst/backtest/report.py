@@ -243,7 +243,7 @@ def render_report(result: BacktestResult) -> str:
 <p class="note">Only drawing is thinned: every metric and table is computed from the full run.</p></section>
 </main>"""
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)} - bst backtest</title>"
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style>'
         f"<script>{plotly_js()}</script></head>\n<body>{body}\n"

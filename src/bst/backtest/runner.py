@@ -560,11 +560,11 @@ class BacktestRunner:
         return marks
 
     def _maybe_sample(self, now_ms: int, next_ms: int) -> None:
-        """Sample equity at `now_ms` when an equity step boundary lies in (now_ms, next_ms].
+        """Sample equity at `now_ms` (time is about to move on to `next_ms`) at each step boundary.
 
-        Boundaries are multiples of the step in exchange time, so in a candle run the samples fall
-        on each bar's close (its last millisecond, before the next bar opens), as bar-by-bar
-        backtesters mark equity; the first move of the run is sampled too (the starting cash).
+        Boundaries are multiples of the step in exchange time, crossed in (now_ms, next_ms]: in a
+        candle run the samples fall on each bar's close (its last millisecond, before the next bar
+        opens), as bar-by-bar backtesters mark equity; the run's first move is sampled too.
         """
         step = self._equity_step_ms
         last = self.book.last_equity

@@ -4,6 +4,7 @@
     trades.parquet    TRADE_COLUMNS        equity.parquet     EQUITY_COLUMNS (+ time)
     orders.parquet    ORDER_COLUMNS        fills.parquet      FILL_COLUMNS
     positions.parquet POSITION_COLUMNS     prices.parquet     PRICE_COLUMNS (what the report draws)
+    report.html       the self-contained HTML report (`bst.backtest.report`)
 
 Every file is replaced atomically and `run.json` comes last, so a directory without it is an
 interrupted save and is not listed. A run id is `<UTC time>-<strategy>-<first symbol>`, made unique
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bst.backtest.report import REPORT_NAME, write_report
 from bst.backtest.result import PRICE_COLUMNS, BacktestResult, RunInfo
 from bst.data.atomic import write_atomic, write_bytes_atomic
 from bst.domain.errors import BstError, ConfigError
@@ -62,11 +64,12 @@ def new_run_id(data_dir: Path, created_ms: int, strategy: str, symbol: str) -> s
 
 
 def save_run(result: BacktestResult, data_dir: Path) -> Path:
-    """Write a run's frames and facts under `data_dir`; return its directory."""
+    """Write a run's frames, its report and its facts (last) under `data_dir`; return its directory."""
     directory = run_directory(data_dir, result.info.run_id)
     directory.mkdir(parents=True, exist_ok=True)
     for name in (*FRAMES, *OPTIONAL_FRAMES):
         _write_frame(directory / f"{name}.parquet", getattr(result, name), index=name == "equity")
+    write_report(result, directory / REPORT_NAME)
     text = json.dumps(result.info.to_json(), indent=2, sort_keys=False, allow_nan=False)
     write_bytes_atomic(directory / RUN_FILE, (text + "\n").encode())
     return directory

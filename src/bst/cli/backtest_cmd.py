@@ -2,7 +2,7 @@
 
     bst backtest sma_cross BTCUSDT -i 60 --since 2024-01-01 [--param fast=12] [--size 0.01] ...
     bst backtest list
-    bst backtest show RUN-ID
+    bst backtest show RUN-ID [--report FILE.html]
 
 `list` and `show` are words no strategy may be named. Parsing and rendering only: the use cases
 are `bst.app.backtests`.
@@ -11,6 +11,7 @@ are `bst.app.backtests`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bst.app.backtest_report import metric_rows, symbol_table, write_run_report
 from bst.app.backtests import (
     BacktestOutcome,
     list_backtests,
@@ -34,7 +36,9 @@ SYMBOLS_ARGUMENT = typer.Argument(None, help="symbols, e.g. BTCUSDT ETHUSDT (sho
 PARAM_OPTION = typer.Option([], "--param", "-p", help="strategy parameter name=value; repeat")
 DATA_OPTION = typer.Option(None, "--data", help="an OHLCV CSV/Parquet/Feather file instead of the store")
 BOOK_OPTION = typer.Option([], "--book", help="an order-book recording or Bybit ob500 file; repeat")
-REPORT_OPTION = typer.Option(None, "--report", help="also write the HTML report to this file")
+REPORT_OPTION = typer.Option(
+    None, "--report", help="also write the HTML report to this file (show: write the saved run's report)"
+)
 DATA_DIR_OPTION = typer.Option(None, "--data-dir", help="store directory (default: BYBIT_DATA_DIR)")
 
 
@@ -94,6 +98,41 @@ def _print_run(outcome: BacktestOutcome) -> None:
     common.console.print(f"run saved in {outcome.directory}", markup=False, highlight=False, soft_wrap=True)
     shown = outcome.extra_report or outcome.report
     common.console.print(f"report: {shown}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_shown(outcome: BacktestOutcome) -> None:
+    """Print a saved run in full: every metric, the per-symbol table, assumptions, files."""
+    info = outcome.result.info
+    table = Table(title=f"backtest {info.run_id}: {info.strategy} on {', '.join(info.symbols)}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("parameters", " ".join(f"{k}={v}" for k, v in info.params.items()) or "-")
+    for row in metric_rows(info):
+        table.add_row(row.label, row.text)
+    common.print_table(table)
+    symbols = symbol_table(info)
+    if symbols.rows:
+        per_symbol = Table(title="per symbol")
+        for n, column in enumerate(symbols.columns):
+            per_symbol.add_column(column, justify="left" if n == 0 else "right")
+        for values in symbols.rows:
+            per_symbol.add_row(*values)
+        common.print_table(per_symbol)
+    common.console.print("[bold]assumptions[/]")
+    for line in info.assumptions:
+        common.console.print(f"  - {line}", markup=False, highlight=False)
+    common.console.print(f"run saved in {outcome.directory}", markup=False, highlight=False, soft_wrap=True)
+    shown = outcome.extra_report or outcome.report
+    if shown.is_file():
+        common.console.print(f"report: {shown}", markup=False, highlight=False, soft_wrap=True)
+    else:
+        common.console.print(
+            f"no report in {outcome.directory}: "
+            f"`bst backtest show {info.run_id} --report FILE.html` writes one",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _run_json(outcome: BacktestOutcome) -> dict[str, object]:
@@ -173,11 +212,16 @@ def backtest(
             raise common.CliError(
                 "give one run id: bst backtest show RUN-ID (bst backtest list shows them)", 2
             )
-        outcome = show_backtest(common.settings(), names[0], data_dir)
+        loaded = common.settings()
+        outcome = show_backtest(loaded, names[0], data_dir)
+        if report is not None:
+            outcome = dataclasses.replace(
+                outcome, extra_report=write_run_report(loaded, names[0], report, data_dir)
+            )
         if as_json:
             common.print_json(_run_json(outcome))
         else:
-            _print_run(outcome)
+            _print_shown(outcome)
         return
     if not names:
         raise common.CliError(

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from backtestkit import Script
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,7 @@ from bst.backtest.candles import CandleSeries
 from bst.backtest.charts import LINE_POINTS, thin_line
 from bst.backtest.config import BacktestConfig
 from bst.backtest.metrics import METRICS
-from bst.backtest.prices import PriceRecorder, candle_prices
+from bst.backtest.prices import PriceRecorder, candle_prices, describe_coverage
 from bst.backtest.report import REPORT_NAME, plotly_js, render_report, write_report
 from bst.backtest.result import BacktestResult, RunInfo
 from bst.backtest.runs import load_run, save_run
@@ -103,7 +104,7 @@ def test_write_report_replaces_the_file_and_refuses_a_bad_path_in_one_line(
     target = tmp_path / REPORT_NAME
     target.write_text("old")
     assert write_report(goog, target) == target
-    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert target.read_text(encoding="utf-8").startswith("<!doctype html>")
     for bad in (tmp_path, tmp_path / "missing" / "r.html"):
         with pytest.raises(ConfigError) as raised:
             write_report(goog, bad)
@@ -247,3 +248,41 @@ def test_thinned_lines_keep_their_ends_and_extremes(values: list[float]) -> None
     assert thin_v.min() == array.min()
     assert (thin_t[0], thin_t[-1]) == (0, len(values) - 1)
     assert np.all(np.diff(thin_t) > 0)
+
+
+def test_an_order_book_run_draws_its_price_line_from_the_engine_at_each_equity_sample(
+    shared_dir: Path,
+) -> None:
+    script = Script(book_steps={0: lambda ctx: ctx.buy(Decimal(10))}, book_depth=500, interval=None)
+    path = shared_dir / "data" / "nautilus_bybit_xrpusdt-ob500_2024-12-01.data.zip"
+    result = run(script, "XRPUSDT", recordings=[path], config=BacktestConfig(cash=Decimal(100_000)))
+    assert result.info.interval is None
+    prices = result.prices
+    assert list(prices["symbol"].unique()) == ["XRPUSDT"]
+    assert len(prices) == len(result.equity)  # one price per equity sample
+    assert (prices["time"].to_numpy() == result.equity.index.to_numpy()).all()
+    _, symbol = _figures(render_report(result))
+    traces = {t["name"]: t for t in symbol["figure"]["data"]}  # type: ignore[index]
+    line = traces["XRPUSDT price"]
+    assert line["type"] == "scatter"
+    assert line["y"] == pytest.approx(prices["close"].tolist())
+    assert len(traces["long entry"]["x"]) == len(result.trades) == 1
+
+
+def test_the_data_coverage_names_the_range_and_the_gaps() -> None:
+    opens = [0, 1, 2, 5, 6, 7, 8, 20]  # 2 bars missing after bar 2, 11 after bar 8
+    times = T0 + np.asarray(opens, dtype="int64") * MINUTE_MS
+    ones = [1.0] * len(opens)
+    series = CandleSeries(Category.LINEAR, "X", Interval.M1, times, ones, ones, ones, ones, ones, "t")
+    assert describe_coverage(series) == (
+        "X: bars of interval 1 from 2024-01-01 00:00 UTC to 2024-01-01 00:20 UTC (bar opens), 8 bars, "
+        "13 bars missing in 2 gaps (the widest: 11 bars after 2024-01-01 00:08 UTC)"
+    )
+    whole = CandleSeries(Category.LINEAR, "X", Interval.M1, times[:3], *([ones[:3]] * 5), "t")
+    assert describe_coverage(whole).endswith("3 bars, no gaps")
+
+
+def test_the_report_prints_the_data_range_and_gaps(goog: BacktestResult) -> None:
+    (line,) = [i for i in goog.info.inputs if "missing" in i]
+    assert line.startswith("GOOG: bars of interval D from 2004-08-19 00:00 UTC to 2013-03-01 00:00 UTC")
+    assert html.escape(line) in render_report(goog)
