@@ -14,6 +14,7 @@ from bst.domain.market import MINUTE_MS, WEEK_MS, Bar, Category, Interval, Price
 from bst.sim.catalog import InstrumentSpec
 from bst.sim.pricepath import BOOL, I64, splitmix64, stable_id
 from bst.sim.scale import DecimalScale
+from bst.sim.wire_text import INTEGER, rows_json
 
 F64 = npt.NDArray[np.float64]
 _MONDAY_OFFSET_MS = 4 * 86_400_000
@@ -140,6 +141,21 @@ class BarColumns:
             qty.plain_texts(self.volume),
             turnover.plain_texts(self.turnover),
         )
+
+    def wire_rows_json(self, *, price_only: bool = False) -> bytes:
+        """Return the JSON text of `to_wire_rows(price_only=...)`, byte for byte, built without a
+        Python object per value (the hot path of kline replies)."""
+        price, qty, turnover = self._scales()
+        fields = [
+            (self.open_time_ms, INTEGER),
+            (self.open, price),
+            (self.high, price),
+            (self.low, price),
+            (self.close, price),
+        ]
+        if not price_only:
+            fields += [(self.volume, qty), (self.turnover, turnover)]
+        return rows_json(fields, newest_first=True)
 
     def to_wire_rows(self, *, price_only: bool = False) -> list[list[str]]:
         """Return kline rows newest first: 7 strings (5 for mark/index klines with `price_only`)."""

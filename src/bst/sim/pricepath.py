@@ -19,10 +19,12 @@ the same seed gives the same integers on every run with the locked numpy.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import zlib
 from collections import OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,6 +224,7 @@ class InstrumentPath:
         self._inverse_factor = spec.inverse_turnover_factor if spec.is_inverse else 0
         self._days: OrderedDict[int, DayBlock] = OrderedDict()
         self._times: OrderedDict[int, DayTrades] = OrderedDict()
+        self._computing: dict[int, Future[DayBlock]] = {}
         self._lock = threading.Lock()
         self.launch_minute_ms = spec.launch_ms - spec.launch_ms % MINUTE_MS
 
@@ -230,17 +233,35 @@ class InstrumentPath:
         return max(1, round(math.exp(self.coin.log_anchor(day)) / self._tick))
 
     def day(self, day: int) -> DayBlock:
-        """Return one day (cached: the server asks for the same recent days again and again)."""
+        """Return one day (cached: the server asks for the same recent days again and again).
+
+        A day asked for by several threads at once is computed once: a downloader's concurrent
+        pages often share a day, and each computation is about a millisecond of CPU.
+        """
         with self._lock:
             cached = self._days.get(day)
             if cached is not None:
                 self._days.move_to_end(day)
                 return cached
-        computed = self.block(day, 1)
+            pending = self._computing.get(day)
+            owner = pending is None
+            if pending is None:
+                pending = self._computing[day] = Future()
+        if not owner:
+            return pending.result()
+        try:
+            computed = self.block(day, 1)
+        except BaseException as e:
+            with self._lock:
+                del self._computing[day]
+            pending.set_exception(e)
+            raise
         with self._lock:
             self._days[day] = computed
             while len(self._days) > self._CACHE_DAYS:
                 self._days.popitem(last=False)
+            del self._computing[day]
+        pending.set_result(computed)
         return computed
 
     def _draw(self, day: int) -> _DayDraws:
@@ -366,16 +387,26 @@ class InstrumentPath:
         c = close.astype(np.float64)
         ia = first.astype(np.float64)
         ib = second.astype(np.float64)
-        slot = np.arange(k, dtype=np.float64)[:, None]
         # Piecewise-linear path open -> vertex a -> vertex b -> close; each vertex lands exactly on
-        # its slot because (p1 - p0) * (s - s0) / (s1 - s0) is exactly p1 - p0 when s == s1.
+        # its slot because (p1 - p0) * (s - s0) / (s1 - s0) is exactly p1 - p0 when s == s1. So the
+        # first slot is exactly the open and the last exactly the close: only the slots between are
+        # computed (a sixth to a third less work, bit for bit the same prices).
+        slot = np.arange(1, k - 1, dtype=np.float64)[:, None]
         seg0 = o + (vertex_a - o) * slot / ia
         seg1 = vertex_a + (vertex_b - vertex_a) * (slot - ia) / (ib - ia)
         seg2 = vertex_b + (c - vertex_b) * (slot - ib) / ((k - 1) - ib)
         path = np.where(slot <= ia, seg0, np.where(slot <= ib, seg1, seg2))
-        price = np.rint(path).astype(np.int64)
+        price = np.empty((k, open_.size), dtype=np.int64)
+        price[0] = open_
+        price[1:-1] = np.rint(path)
+        price[-1] = close
 
-        cumulative = np.cumsum(weights, axis=0)
+        # Row by row, as np.cumsum adds (so bit for bit the same), but several times faster than
+        # np.cumsum along the short first axis.
+        cumulative = np.empty_like(weights)
+        cumulative[0] = weights[0]
+        for row in range(1, k):
+            np.add(cumulative[row - 1], weights[row], out=cumulative[row])
         spare = (volume - k).astype(np.float64)
         alloc = np.floor(spare * cumulative / cumulative[-1]).astype(np.int64)
         alloc[-1] = volume - k
@@ -417,23 +448,29 @@ def maintenance_windows(seed: int, category: Category, start_ms: int, end_ms: in
     Derivatives (linear, inverse) share one schedule, spot has its own. About one week in five has a
     window of 3-20 minutes starting between 02:00 and 06:00 UTC on some day of that week.
     """
-    venue = stable_id("maintenance:spot" if category is Category.SPOT else "maintenance:derivatives")
+    spot = category is Category.SPOT
     first_week = (start_ms - _MONDAY_OFFSET_MS) // WEEK_MS
     last_week = (end_ms - _MONDAY_OFFSET_MS) // WEEK_MS
     windows: list[tuple[int, int]] = []
     for week in range(first_week, last_week + 1):
-        rng = rng_for(seed, venue, week + 10_000, _STREAM_MAINTENANCE)
-        draws = rng.random(4)
-        if draws[0] >= 0.2:
-            continue
-        day_of_week = int(draws[1] * 7)
-        minute_of_day = 120 + int(draws[2] * 240)
-        duration_min = 3 + int(draws[3] * 18)
-        begin = _MONDAY_OFFSET_MS + week * WEEK_MS + day_of_week * DAY_MS + minute_of_day * MINUTE_MS
-        end = begin + duration_min * MINUTE_MS
-        if end > start_ms and begin <= end_ms:
-            windows.append((begin, end))
+        window = _week_maintenance(seed, spot, week)
+        if window is not None and window[1] > start_ms and window[0] <= end_ms:
+            windows.append(window)
     return windows
+
+
+@functools.lru_cache(maxsize=8192)
+def _week_maintenance(seed: int, spot: bool, week: int) -> tuple[int, int] | None:
+    """Return the maintenance window of one week, if it has one (cached: every kline page asks)."""
+    venue = stable_id("maintenance:spot" if spot else "maintenance:derivatives")
+    draws = rng_for(seed, venue, week + 10_000, _STREAM_MAINTENANCE).random(4)
+    if draws[0] >= 0.2:
+        return None
+    day_of_week = int(draws[1] * 7)
+    minute_of_day = 120 + int(draws[2] * 240)
+    duration_min = 3 + int(draws[3] * 18)
+    begin = _MONDAY_OFFSET_MS + week * WEEK_MS + day_of_week * DAY_MS + minute_of_day * MINUTE_MS
+    return begin, begin + duration_min * MINUTE_MS
 
 
 def maintenance_mask(seed: int, category: Category, minute_ms: I64) -> BOOL:

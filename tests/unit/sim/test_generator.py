@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import calendar
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import numpy as np
@@ -187,6 +189,55 @@ def test_a_day_is_computed_alone_without_the_history_before_it(monkeypatch: pyte
 
     assert drawn == [day_start // DAY_MS]
     assert bars == GEN.bars("ETHUSDT", Interval.M1, day_start, day_start + DAY_MS - 1)
+
+
+def test_a_day_asked_for_by_many_threads_at_once_is_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = MarketGenerator(seed=SEED).path(Category.LINEAR, "BTCUSDT")
+    day = utc_ms("2024-03-05") // DAY_MS
+    threads = 8
+    started = threading.Semaphore(0)
+    all_started = threading.Event()
+    drawn: list[int] = []
+    original = InstrumentPath._draw
+
+    def counting(self: InstrumentPath, drawn_day: int) -> object:
+        drawn.append(drawn_day)
+        all_started.wait(timeout=30)  # the others ask while this computation is under way
+        return original(self, drawn_day)
+
+    monkeypatch.setattr(InstrumentPath, "_draw", counting)
+
+    def ask() -> object:
+        started.release()
+        return path.day(day)
+
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(ask) for _ in range(threads)]
+        for _ in range(threads):
+            started.acquire(timeout=30)
+        all_started.set()
+        results = [f.result(timeout=60) for f in futures]
+
+    assert drawn == [day]
+    assert all(r is results[0] for r in results)
+    assert np.array_equal(results[0].close, GEN.path(Category.LINEAR, "BTCUSDT").block(day, 1).close)
+
+
+def test_a_failed_day_computation_is_not_cached_and_reaches_every_waiter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = MarketGenerator(seed=SEED).path(Category.SPOT, "ETHUSDT")
+    day = utc_ms("2024-03-06") // DAY_MS
+
+    def failing(self: InstrumentPath, drawn_day: int) -> object:
+        raise RuntimeError("draw failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(InstrumentPath, "_draw", failing)
+        with pytest.raises(RuntimeError, match="draw failed"):
+            path.day(day)
+
+    assert np.array_equal(path.day(day).close, GEN.path(Category.SPOT, "ETHUSDT").block(day, 1).close)
 
 
 def test_a_day_alone_equals_the_same_day_inside_a_block() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from bst.bybit.codec._fields import num
 from bst.domain.instrument import Instrument
@@ -117,8 +118,13 @@ def encode_price_klines(category: Category, symbol: str, bars: Iterable[PriceBar
     return {"category": category.value, "symbol": symbol, "list": rows}
 
 
-def encode_kline_rows(category: Category, symbol: str, rows_newest_first: list[list[str]]) -> JSON:
-    """Return a kline (or price-kline) result from wire rows already formatted, newest first."""
+def encode_kline_rows(
+    category: Category, symbol: str, rows_newest_first: list[list[str]] | orjson.Fragment
+) -> JSON:
+    """Return a kline (or price-kline) result from wire rows already formatted, newest first.
+
+    The rows may come as their JSON text already (an `orjson.Fragment`, as the simulator builds it).
+    """
     return {"category": category.value, "symbol": symbol, "list": rows_newest_first}
 
 
