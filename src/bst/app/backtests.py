@@ -41,6 +41,7 @@ __all__ = [
     "BacktestJob",
     "BacktestObserver",
     "BacktestOutcome",
+    "job_instruments",
     "list_backtests",
     "parse_backtest",
     "run_backtest",
@@ -226,6 +227,11 @@ async def _instruments(settings: Settings, job: BacktestJob, root: Path) -> dict
     cache.put(fetched)
     found.update({i.symbol: i for i in fetched})
     return found
+
+
+async def job_instruments(settings: Settings, job: BacktestJob, root: Path) -> dict[str, Instrument]:
+    """Return a checked job's instruments: cached, else from the venue (and cached); a file: cache only."""
+    return await _instruments(settings, job, root)
 
 
 async def run_backtest(

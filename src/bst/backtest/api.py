@@ -61,7 +61,8 @@ Progress = Callable[[int, int | None], None]
 
 P = ParamSpec("P")
 T = TypeVar("T")
-DataInput = str | Path | pd.DataFrame
+DataInput = str | Path | pd.DataFrame | CandleSeries
+"""A file, a frame, or bars already loaded (the optimiser loads them once and runs many times)."""
 StrategyInput = str | StrategyType | Strategy[Params]
 
 
@@ -216,7 +217,8 @@ def _symbols(symbols: str | Sequence[str], data: object) -> tuple[str, ...]:
     if not names:
         raise ConfigError("name at least one symbol to backtest")
     return tuple(
-        parse_symbol(n) if not isinstance(data, pd.DataFrame | str | Path) else n.upper() for n in names
+        parse_symbol(n) if not isinstance(data, pd.DataFrame | str | Path | CandleSeries) else n.upper()
+        for n in names
     )
 
 
@@ -238,11 +240,12 @@ def _candles(
         series = []
         for symbol in names:
             item = given[symbol]
-            loaded = (
-                candles_from_frame(item, symbol, category)
-                if isinstance(item, pd.DataFrame)
-                else read_ohlcv(Path(item), symbol, category)
-            )
+            if isinstance(item, CandleSeries):
+                loaded = item
+            elif isinstance(item, pd.DataFrame):
+                loaded = candles_from_frame(item, symbol, category)
+            else:
+                loaded = read_ohlcv(Path(item), symbol, category)
             if interval is not None and loaded.interval is not interval:
                 raise ConfigError(
                     f"the data of {symbol} has {loaded.interval.value} bars, not {interval.value}: "

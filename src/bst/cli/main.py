@@ -41,6 +41,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "Download candles into the local store (and SQL): incremental, resumable, gap-checked.",
     ),
     "market": CommandEntry("bst.cli.market_cmd", "Query market data (REST)."),
+    "optimize": CommandEntry(
+        "bst.cli.optimize_cmd",
+        "Optimise a strategy's parameters on backtests (Optuna), or join a study with --study alone.",
+    ),
     "order": CommandEntry("bst.cli.trade_cmd", "Place, amend and cancel orders."),
     "orders": CommandEntry("bst.cli.trade_cmd", "List open orders (or, with --history, closed ones)."),
     "positions": CommandEntry("bst.cli.trade_cmd", "List positions."),

@@ -42,6 +42,7 @@ __all__ = [
     "build_params",
     "param",
     "parse_params",
+    "parse_value",
     "search_space",
 ]
 
@@ -262,6 +263,14 @@ def parse_params(params_type: type[P], texts: Sequence[str] | Mapping[str, str])
     by_name = {p.name: p for p in search_space(params_type)}
     values = {name: _parse_text(by_name[name], text) for name, text in pairs.items()}
     return build_params(params_type, values)
+
+
+def parse_value(p: Parameter, text: str) -> ParamValue:
+    """Return one `--param` text read as `p`'s type (bounds and choices are not checked here).
+
+    Raises ConfigError with one line naming the parameter and what it accepts.
+    """
+    return _parse_text(p, text.strip())
 
 
 def _split(text: str) -> tuple[str, str]:
